@@ -1,0 +1,16 @@
+"""The one place that sets how kernels are compiled.
+
+Every ``@njit`` in fastbp takes its options from here, so numerics switches
+cannot drift apart between kernels (a check in the tests enforces it).
+
+fastmath: only the flags that let LLVM vectorise reductions and fuse
+multiply-adds. ``nnan`` and ``ninf`` are deliberately absent: they would let
+the compiler fold away the NaN/inf checks that divergence detection relies on.
+"""
+
+FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+
+#: Options for every serial kernel. ``error_model="numpy"`` turns a division by
+#: zero into inf/NaN (caught by the divergence checks) instead of a costly
+#: exception branch in every loop.
+JIT = dict(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")

@@ -1,0 +1,56 @@
+"""Per-epoch training records."""
+
+import math
+
+__all__ = ["History"]
+
+
+class History:
+    """What ``Network.fit`` measured, one record per completed epoch.
+
+    ``history["cost"]`` is the list of one metric across epochs (float, or
+    NaN where a metric was not measured that epoch); ``history.records`` is
+    the list of per-epoch dicts; ``history.keys()`` the metrics present.
+    Keys: ``epoch`` (1-based), ``cost`` (training cost, the running mean over
+    the epoch's mini-batches plus the L2 term at the epoch's end),
+    ``accuracy`` (training accuracy over the same running pass, when targets
+    are class labels), ``val_cost`` and ``val_accuracy`` (after the epoch,
+    when validation data is given), ``learning_rate`` and ``time`` (seconds).
+    """
+
+    def __init__(self):
+        self.records = []
+
+    def append(self, record):
+        self.records.append(dict(record))
+
+    def keys(self):
+        seen = {}
+        for record in self.records:
+            seen.update(dict.fromkeys(record))
+        return list(seen)
+
+    def __getitem__(self, key):
+        if key not in self.keys():
+            raise KeyError(f"{key!r} was not recorded; recorded: {self.keys()}")
+        return [record.get(key, math.nan) for record in self.records]
+
+    def __contains__(self, key):
+        return key in self.keys()
+
+    def __len__(self):
+        return len(self.records)
+
+    def __iter__(self):
+        return iter(self.records)
+
+    def as_dict(self):
+        """{metric: list over epochs}, like Keras' ``History.history``."""
+        return {key: self[key] for key in self.keys()}
+
+    def __repr__(self):
+        if not self.records:
+            return "History(no epochs)"
+        last = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                         for k, v in self.records[-1].items())
+        return f"History({len(self)} epochs; last: {last})"

@@ -1,0 +1,29 @@
+"""numba-compiled kernels. They trust their input: callers validate first.
+
+Every array is C-contiguous and of the network's float dtype (index arrays
+int64); scalars that mix with array elements are of that dtype too, so a
+float32 network computes in float32 throughout (costs are summed in float64).
+"""
+
+from .activations import activate_row, activate_rows, scale_by_derivative
+from .costs import cost_of, output_delta
+from .dense import dense_backward_delta, dense_backward_params, dense_forward
+from .epoch import train_epoch
+from .propagate import (
+    accumulate_gradient,
+    count_correct,
+    evaluate,
+    feedforward,
+    forward,
+    full_gradient,
+    layer_params,
+    layer_units,
+)
+from .update import sgd_update
+
+__all__ = [
+    "accumulate_gradient", "activate_row", "activate_rows", "cost_of", "count_correct",
+    "dense_backward_delta", "dense_backward_params", "dense_forward", "evaluate",
+    "feedforward", "forward", "full_gradient", "layer_params", "layer_units",
+    "output_delta", "scale_by_derivative", "sgd_update", "train_epoch",
+]

@@ -1,0 +1,181 @@
+"""Whole-network passes over one block of rows, on the flat buffers.
+
+Parameters live in one flat vector ``theta``; gradients use the same layout.
+Per-layer work (z, a, delta for up to ``capacity`` rows) lives in three flat
+work buffers laid out layer after layer: layer l occupies
+``capacity * layout[l, UNIT_OFF]`` onward, as a (capacity, n_out) block.
+"""
+
+import numpy as np
+from numba import njit
+
+from .._config import JIT
+from .codes import B_OFF, N_IN, N_OUT, UNIT_OFF, W_OFF
+from .costs import cost_of, output_delta
+from .dense import dense_backward_delta, dense_backward_params, dense_forward
+
+
+@njit(**JIT)
+def layer_params(flat, layout, layer):
+    """(W, b) views of layer ``layer`` in a flat parameter-shaped buffer."""
+    n_in = layout[layer, N_IN]
+    n_out = layout[layer, N_OUT]
+    w0 = layout[layer, W_OFF]
+    b0 = layout[layer, B_OFF]
+    return flat[w0:w0 + n_out * n_in].reshape((n_out, n_in)), flat[b0:b0 + n_out]
+
+
+@njit(**JIT)
+def work_capacity(work, layout):
+    """How many rows a work buffer holds."""
+    last = layout.shape[0] - 1
+    return work.shape[0] // (layout[last, UNIT_OFF] + layout[last, N_OUT])
+
+
+@njit(**JIT)
+def layer_units(work, layout, layer, capacity):
+    """(capacity, n_out) view of layer ``layer`` in a flat work buffer."""
+    n = layout[layer, N_OUT]
+    start = capacity * layout[layer, UNIT_OFF]
+    return work[start:start + capacity * n].reshape((capacity, n))
+
+
+@njit(**JIT)
+def forward(theta, layout, acts, leak, X, rows, ident, Zw, Aw):
+    """Forward pass of the rows X[rows] (len(rows) <= capacity) into Zw, Aw.
+
+    ident is arange(capacity): hidden layers read their input rows in order.
+    """
+    cap = work_capacity(Zw, layout)
+    n_rows = rows.shape[0]
+    for layer in range(layout.shape[0]):
+        W, b = layer_params(theta, layout, layer)
+        Z = layer_units(Zw, layout, layer, cap)
+        A = layer_units(Aw, layout, layer, cap)
+        if layer == 0:
+            dense_forward(X, rows, W, b, Z, A, acts[layer], leak)
+        else:
+            A_prev = layer_units(Aw, layout, layer - 1, cap)
+            dense_forward(A_prev, ident[:n_rows], W, b, Z, A, acts[layer], leak)
+
+
+@njit(**JIT)
+def count_correct(A_out, labels, rows):
+    """Rows whose prediction equals labels[row]: argmax, or a >= 0.5 for one unit."""
+    correct = 0
+    n_out = A_out.shape[1]
+    for i in range(rows.shape[0]):
+        a = A_out[i]
+        if n_out == 1:
+            guess = 1 if a[0] >= 0.5 else 0
+        else:
+            guess = 0
+            for k in range(1, n_out):
+                if a[k] > a[guess]:
+                    guess = k
+        if guess == labels[rows[i]]:
+            correct += 1
+    return correct
+
+
+@njit(**JIT)
+def accumulate_gradient(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
+                        inv_weight, Zw, Aw, Dw, grad):
+    """grad += inv_weight · Σ_i sw[r_i] ∇C_{x_i} over the rows r_i = rows[i].
+
+    Forward pass, output error (BP1), then for each layer from the top
+    BP3/BP4 into grad and BP2 into the layer below. Returns Σ_i sw[r_i] C_{x_i}
+    (float64) for the caller's running cost.
+    """
+    cap = work_capacity(Zw, layout)
+    n_rows = rows.shape[0]
+    last = layout.shape[0] - 1
+    forward(theta, layout, acts, leak, X, rows, ident, Zw, Aw)
+
+    Z = layer_units(Zw, layout, last, cap)
+    A = layer_units(Aw, layout, last, cap)
+    D = layer_units(Dw, layout, last, cap)
+    weighted_cost = 0.0
+    for i in range(n_rows):
+        s = sw[rows[i]]
+        y = Y[rows[i]]
+        weighted_cost += np.float64(s) * cost_of(Z[i], A[i], y, cost)
+        output_delta(A[i], y, cost, acts[last], leak, s * inv_weight, D[i])
+
+    for layer in range(last, -1, -1):
+        D = layer_units(Dw, layout, layer, cap)
+        dW, db = layer_params(grad, layout, layer)
+        if layer == 0:
+            dense_backward_params(D, X, rows, dW, db)
+        else:
+            A_prev = layer_units(Aw, layout, layer - 1, cap)
+            dense_backward_params(D, A_prev, ident[:n_rows], dW, db)
+            W, _ = layer_params(theta, layout, layer)
+            D_prev = layer_units(Dw, layout, layer - 1, cap)
+            dense_backward_delta(D, W, A_prev, acts[layer - 1], leak, D_prev, n_rows)
+    return weighted_cost
+
+
+@njit(**JIT)
+def full_gradient(theta, layout, acts, leak, cost, X, Y, sw, order, ident, Zw, Aw, Dw, grad):
+    """grad = the weighted-mean gradient of the data cost over the rows ``order``.
+
+    Processes the rows in blocks of the work buffers' capacity; L2 is not
+    included. Returns (Σ sw·C, Σ sw) as float64.
+    """
+    cap = work_capacity(Zw, layout)
+    n = order.shape[0]
+    total_weight = 0.0
+    for i in range(n):
+        total_weight += np.float64(sw[order[i]])
+    grad[:] = 0
+    if total_weight == 0.0:
+        return 0.0, 0.0
+    inv_weight = grad.dtype.type(1.0 / total_weight)
+    weighted_cost = 0.0
+    for start in range(0, n, cap):
+        rows = order[start:min(start + cap, n)]
+        weighted_cost += accumulate_gradient(theta, layout, acts, leak, cost, X, Y, sw,
+                                             rows, ident, inv_weight, Zw, Aw, Dw, grad)
+    return weighted_cost, total_weight
+
+
+@njit(**JIT)
+def evaluate(theta, layout, acts, leak, cost, X, Y, sw, labels, order, ident, Zw, Aw):
+    """Cost and accuracy counts over the rows ``order`` without gradients.
+
+    Returns (Σ sw·C as float64, Σ sw as float64, number correct); the count
+    is 0 when ``labels`` is empty.
+    """
+    cap = work_capacity(Zw, layout)
+    last = layout.shape[0] - 1
+    n = order.shape[0]
+    weighted_cost = 0.0
+    total_weight = 0.0
+    correct = 0
+    for start in range(0, n, cap):
+        rows = order[start:min(start + cap, n)]
+        forward(theta, layout, acts, leak, X, rows, ident, Zw, Aw)
+        Z = layer_units(Zw, layout, last, cap)
+        A = layer_units(Aw, layout, last, cap)
+        for i in range(rows.shape[0]):
+            s = np.float64(sw[rows[i]])
+            total_weight += s
+            weighted_cost += s * cost_of(Z[i], A[i], Y[rows[i]], cost)
+        if labels.shape[0] > 0:
+            correct += count_correct(A, labels, rows)
+    return weighted_cost, total_weight, correct
+
+
+@njit(**JIT)
+def feedforward(theta, layout, acts, leak, X, order, ident, Zw, Aw, out):
+    """out[i] = network output for X[order[i]]; out is (len(order), n_out)."""
+    cap = work_capacity(Zw, layout)
+    last = layout.shape[0] - 1
+    n = order.shape[0]
+    for start in range(0, n, cap):
+        stop = min(start + cap, n)
+        rows = order[start:stop]
+        forward(theta, layout, acts, leak, X, rows, ident, Zw, Aw)
+        A = layer_units(Aw, layout, last, cap)
+        out[start:stop] = A[:stop - start]

@@ -1,0 +1,29 @@
+"""Print the float32 kernel specialisations whose LLVM IR does float64 arithmetic.
+
+Run in a fresh process with an empty NUMBA_CACHE_DIR (cached code has no IR).
+Costs are summed in float64 on purpose (``cost_of``, not listed); products,
+activations, derivatives and updates must stay float32: no ``fpext float``
+and no fadd/fsub/fmul/fdiv on doubles.
+"""
+
+import re
+
+import numpy as np
+
+import fastbp
+from fastbp import kernels as K
+
+net = fastbp.Network([6, 5, 3], hidden_activation="tanh", output_activation="softmax",
+                     cost="log_likelihood", dtype=np.float32, seed=0)
+net.fit(np.random.default_rng(0).random((8, 6)), np.arange(8) % 3, epochs=1, batch_size=3,
+        learning_rate=0.1)
+pattern = re.compile(r"(fpext float[^\n]*|\b(?:fadd|fsub|fmul|fdiv)\b[^\n]*double[^\n]*)")
+bad = []
+for kernel in (K.dense_forward, K.dense_backward_params, K.dense_backward_delta,
+               K.activate_row, K.scale_by_derivative, K.sgd_update):
+    for sig, ir in kernel.inspect_llvm().items():
+        if "float32" in str(sig):
+            hits = pattern.findall(ir)
+            if hits:
+                bad.append((kernel.__name__, str(sig), hits[:3]))
+print(bad)

@@ -1,0 +1,26 @@
+"""Numerics switches live in one place (fastbp/_config.py) and nowhere else."""
+
+import pathlib
+import re
+
+from fastbp import _config
+
+PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "fastbp"
+
+
+def test_fastmath_never_assumes_away_nan_or_inf():
+    # nnan/ninf would let LLVM fold away the isfinite checks divergence detection needs.
+    assert not {"nnan", "ninf", "fast"} & set(_config.FASTMATH)
+    assert _config.JIT["fastmath"] == _config.FASTMATH
+    assert _config.JIT["cache"] is True
+
+
+def test_every_kernel_takes_its_options_from_config():
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+            if re.match(r"\s*@(numba\.)?(njit|jit)\b", line) and not re.search(r"@njit\(\*\*JIT\w*\)", line):
+                offenders.append(f"{path.relative_to(PACKAGE)}:{lineno}: {line.strip()}")
+            if "fastmath" in line and path.name != "_config.py":
+                offenders.append(f"{path.relative_to(PACKAGE)}:{lineno}: {line.strip()}")
+    assert not offenders, "kernels must use @njit(**JIT...) from fastbp._config:\n" + "\n".join(offenders)

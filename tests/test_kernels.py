@@ -1,0 +1,196 @@
+"""Every compiled kernel against the numpy reference, for every pairing and dtype."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import kernels as K
+from fastbp import reference as ref
+from fastbp.kernels.codes import ACTIVATIONS, COSTS
+
+from conftest import (DTYPES, HIDDEN, PAIRINGS, activations_of, assert_close, make_targets,
+                      random_sizes, reference_params)
+
+ELEMENTWISE = HIDDEN
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_activate_row_matches_reference(name, dtype):
+    rng = np.random.default_rng(1)
+    Z = (rng.normal(size=(5, 17)) * 4).astype(dtype)
+    A = np.empty_like(Z)
+    K.activate_rows(Z, A, ACTIVATIONS[name], dtype(0.05))
+    assert A.dtype == dtype
+    assert_close(A, ref.activation(Z.astype(np.float64), name, 0.05), dtype, name)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_kernel_is_stable_for_huge_inputs(dtype):
+    z = np.array([[-1e4, -800.0, -88.0, -30.0, 0.0, 30.0, 88.0, 800.0, 1e4]], dtype=dtype)
+    a = np.empty_like(z)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        K.activate_rows(z, a, ACTIVATIONS["sigmoid"], dtype(0.01))
+    assert np.all(np.isfinite(a))
+    assert a[0, 0] == 0.0 and a[0, -1] == 1.0 and a[0, 4] == 0.5
+    # The tail keeps its relative precision instead of rounding to 0.
+    assert a[0, 3] == pytest.approx(1 / (1 + np.exp(30.0)), rel=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_kernel_handles_large_logits(dtype):
+    z = np.array([[1000.0, 1001.0, 999.0], [-1e4, 0.0, 1e4]], dtype=dtype)
+    a = np.empty_like(z)
+    K.activate_rows(z, a, ACTIVATIONS["softmax"], dtype(0.01))
+    assert np.all(np.isfinite(a))
+    assert_close(a, ref.activation(z.astype(np.float64), "softmax"), dtype)
+    np.testing.assert_allclose(a.sum(axis=1), 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_derivative_from_output_matches_reference(name, dtype):
+    rng = np.random.default_rng(2)
+    Z = (rng.normal(size=(4, 9)) * 3).astype(dtype)
+    A = ref.activation(Z.astype(np.float64), name, 0.05).astype(dtype)
+    D = rng.normal(size=Z.shape).astype(dtype)
+    expected = D.astype(np.float64) * ref.activation_prime(Z.astype(np.float64), name, 0.05)
+    for i in range(len(D)):
+        K.scale_by_derivative(D[i], A[i], ACTIVATIONS[name], dtype(0.05))
+    assert_close(D, expected, dtype, name)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cost,output", PAIRINGS)
+def test_cost_and_output_error_match_reference(cost, output, dtype):
+    rng = np.random.default_rng(3)
+    n, n_out = 6, 4
+    Z = (rng.normal(size=(n, n_out)) * 3).astype(dtype)
+    A = ref.activation(Z.astype(np.float64), output, 0.01).astype(dtype)
+    Y = make_targets(rng, n, n_out, cost, output)
+    Y = (np.eye(n_out)[Y] if Y.ndim == 1 else Y).astype(dtype)
+    if cost == "log_likelihood":
+        Y[0] *= 0.5     # a soft target that does not sum to one exercises a·Σy − y
+    want_cost = ref.sample_costs(Z, A, Y, cost)
+    want_delta = ref.output_error(Z.astype(np.float64), A.astype(np.float64), Y.astype(np.float64), cost, output)
+    D = np.empty_like(Z)
+    for i in range(n):
+        got = K.cost_of(Z[i], A[i], Y[i], COSTS[cost])
+        assert_close(got, want_cost[i], dtype, f"cost row {i}")
+        K.output_delta(A[i], Y[i], COSTS[cost], ACTIVATIONS[output], dtype(0.01), dtype(0.5), D[i])
+    assert_close(D, 0.5 * want_delta, dtype, "delta")
+
+
+def _case(seed, cost, output, hidden, dtype):
+    rng = np.random.default_rng(seed)
+    sizes = random_sizes(rng)
+    if output == "softmax" or cost == "log_likelihood":
+        sizes[-1] = max(sizes[-1], 2)
+    net = fastbp.Network(sizes, hidden_activation=hidden, output_activation=output, cost=cost,
+                         dtype=dtype, seed=seed)
+    n = int(rng.integers(1, 40))
+    X = rng.normal(size=(n, sizes[0]))
+    y = make_targets(rng, n, sizes[-1], cost, output)
+    return net, X, y, rng
+
+
+def _onehot(y, n_out):
+    return np.eye(n_out)[y] if np.ndim(y) == 1 else np.asarray(y, np.float64)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cost,output", PAIRINGS)
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_gradient_matches_reference(cost, output, hidden, dtype):
+    for seed in range(3):
+        net, X, y, rng = _case(seed + 10 * len(hidden), cost, output, hidden, dtype)
+        sw = rng.random(len(X)) + 0.05
+        l2 = float(rng.choice([0.0, 0.7]))
+        dW, db = net.gradient(X, y, l2=l2, sample_weight=sw)
+        weights, biases = reference_params(net)
+        Xr = X.astype(dtype).astype(np.float64)
+        want_w, want_b = ref.backprop(weights, biases, Xr, _onehot(y, net.n_outputs), activations_of(net),
+                                      cost, l2=l2, sample_weight=sw.astype(dtype), leak=net.leaky_slope)
+        assert all(g.dtype == dtype for g in dW + db)
+        for layer, (g, w) in enumerate(zip(dW + db, want_w + want_b)):
+            assert_close(g, w, dtype, f"sizes {net.sizes} parameter block {layer}")
+        cost_value = net.cost(X, y, l2=l2, sample_weight=sw)
+        want_cost = ref.total_cost(weights, biases, Xr, _onehot(y, net.n_outputs), activations_of(net), cost,
+                                   l2=l2, sample_weight=sw.astype(dtype), leak=net.leaky_slope)
+        assert_close(cost_value, want_cost, dtype, "cost")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("output", ["sigmoid", "softmax", "identity", "relu"])
+def test_feedforward_matches_reference(output, dtype):
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        sizes = random_sizes(rng)
+        net = fastbp.Network(sizes, hidden_activation=["tanh", "relu", "sigmoid", "leaky_relu"][seed],
+                             output_activation=output, dtype=dtype, seed=seed)
+        X = rng.normal(size=(int(rng.integers(1, 600)), sizes[0]))   # > one 256-row block
+        weights, biases = reference_params(net)
+        _, outs = ref.feedforward(weights, biases, X.astype(dtype).astype(np.float64), activations_of(net),
+                                  net.leaky_slope)
+        got = net.feedforward(X)
+        assert got.dtype == dtype and got.shape == (len(X), sizes[-1])
+        assert_close(got, outs[-1], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cost,output", PAIRINGS)
+@pytest.mark.parametrize("n,batch_size", [(13, 1), (23, 5), (20, 7), (16, 16), (9, 4)])
+def test_train_epoch_matches_reference_sgd(cost, output, n, batch_size, dtype):
+    """The fused epoch equals one reference SGD step per mini-batch, the last one short."""
+    rng = np.random.default_rng(n * batch_size)
+    hidden = ["sigmoid", "tanh", "relu", "leaky_relu", "identity"][n % 5]
+    net = fastbp.Network([5, 6, 4, 3], hidden_activation=hidden, output_activation=output,
+                         cost=cost, dtype=dtype, seed=n)
+    X = rng.normal(size=(n, 5))
+    y = make_targets(rng, n, 3, cost, output)
+    sw = rng.random(n) + 0.1 if n % 2 else None
+    order = rng.permutation(n).astype(np.int64)
+    weights, biases = reference_params(net)
+    ref.sgd_epoch(weights, biases, X.astype(dtype).astype(np.float64), _onehot(y, 3), activations_of(net),
+                  cost, order, batch_size, 0.3, l2=0.2, sample_weight=None if sw is None else sw.astype(dtype))
+
+    Xc, Y, labels, swc = net._data(X, y, sw)
+    Zw, Aw, Dw, ident = net._work(batch_size)
+    grad = np.empty_like(net.parameters)
+    _, _, _, batches = K.train_epoch(net.parameters, net._layout, net._acts, net._leak, net._cost, Xc, Y,
+                                     swc, labels, order, batch_size, dtype(0.3), dtype(0.3 * 0.2 / n),
+                                     ident, Zw, Aw, Dw, grad)
+    assert batches == -(-n // batch_size)
+    for got, want in zip(net.weights + net.biases, weights + biases):
+        assert_close(got, want, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sgd_update_decays_weights_not_biases(dtype):
+    net = fastbp.Network([3, 4, 2], dtype=dtype, seed=0)
+    theta = net.parameters.copy()
+    grad = np.random.default_rng(0).normal(size=theta.shape).astype(dtype)
+    K.sgd_update(net.parameters, grad, net._layout, dtype(0.5), dtype(0.1))
+    mask = net._weight_mask
+    assert_close(net.parameters[mask], 0.9 * theta[mask] - 0.5 * grad[mask], dtype)
+    assert_close(net.parameters[~mask], theta[~mask] - 0.5 * grad[~mask], dtype)
+
+
+def test_float32_kernels_never_compute_in_float64(tmp_path):
+    """The float32 specialisations of the hot kernels contain no float64 arithmetic.
+
+    Compiled fresh in a subprocess (an empty numba cache) because cached code
+    carries no LLVM IR to inspect; see ``float32_ir_check.py``.
+    """
+    import os
+    import subprocess
+    import sys
+
+    script = os.path.join(os.path.dirname(__file__), "float32_ir_check.py")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, script], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", out.stdout

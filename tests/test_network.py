@@ -1,0 +1,209 @@
+"""fastbp.Network as users see it: API, learning real problems, reproducibility."""
+
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import reference as ref
+
+from conftest import DTYPES, reference_params
+
+
+def test_weights_and_biases_are_views_of_the_flat_parameters():
+    net = fastbp.Network([4, 3, 2], seed=0)
+    assert [w.shape for w in net.weights] == [(3, 4), (2, 3)]
+    assert [b.shape for b in net.biases] == [(3,), (2,)]
+    assert net.n_parameters == net.parameters.size == 3 * 4 + 3 + 2 * 3 + 2
+    net.weights[1][0, 2] = 7.0
+    assert net.parameters[3 * 4 + 3 + 2] == 7.0
+    net.parameters = np.arange(net.n_parameters)
+    assert net.biases[0][0] == 12.0 and net.weights[1][1, 0] == 18.0
+
+
+def test_parameters_setter_validates_before_writing():
+    net = fastbp.Network([4, 3, 2], seed=0)
+    before = net.parameters.copy()
+    with pytest.raises(ValueError, match=r"shape \(23,\)"):
+        net.parameters = np.zeros(5)
+    with pytest.raises(ValueError, match="NaN"):
+        net.parameters = np.full(23, np.nan)
+    np.testing.assert_array_equal(net.parameters, before)
+
+
+def test_default_initializer_is_nielsens():
+    """W ~ N(0, 1/n_in), b ~ N(0, 1): check the sample moments on a wide layer."""
+    net = fastbp.Network([400, 300, 2], seed=1)
+    w = net.weights[0]
+    assert abs(w.mean()) < 0.01 / np.sqrt(400) * 10
+    assert w.std() * np.sqrt(400) == pytest.approx(1.0, rel=0.02)      # 120,000 draws: sd of sd ≈ 0.2%
+    assert net.biases[0].std() == pytest.approx(1.0, rel=0.15)          # 300 draws: sd of sd ≈ 4%
+
+
+def test_same_seed_same_training_different_seed_different():
+    X = np.random.default_rng(0).normal(size=(50, 5))
+    y = np.arange(50) % 3
+    runs = []
+    for seed in (7, 7, 8):
+        net = fastbp.Network([5, 4, 3], seed=seed)
+        net.fit(X, y, epochs=3, batch_size=4, learning_rate=0.5)
+        runs.append(net.parameters.copy())
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], runs[2])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_float32_network_stays_float32(dtype):
+    net = fastbp.Network([5, 4, 3], output_activation="softmax", cost="log_likelihood", dtype=dtype, seed=0)
+    X = np.random.default_rng(0).normal(size=(10, 5))       # float64 input is converted once
+    y = np.arange(10) % 3
+    net.fit(X, y, epochs=1, batch_size=3, learning_rate=0.1)
+    assert net.parameters.dtype == dtype
+    assert all(w.dtype == dtype for w in net.weights + net.biases)
+    assert net.feedforward(X).dtype == dtype
+    assert net.predict_proba(X).dtype == dtype
+    dW, db = net.gradient(X, y)
+    assert all(g.dtype == dtype for g in dW + db)
+
+
+def test_float32_training_tracks_float64():
+    """Same seed and data: after 5 epochs the float32 weights stay within 1e-3 of float64.
+
+    Each step rounds at float32 eps (1.2e-7); 5 epochs x 25 steps of a
+    contractive sigmoid network accumulate to ~1e-5, so 1e-3 absolute on
+    O(1) weights is a safe bound that a dtype bug (wrong constants, wrong
+    cast) would break by orders of magnitude.
+    """
+    rng = np.random.default_rng(0)
+    X = rng.random((100, 8))
+    y = (X[:, 0] > X[:, 1]).astype(int) + 2 * (X[:, 2] > 0.5)
+    nets = {dt: fastbp.Network([8, 10, 4], dtype=dt, seed=3) for dt in DTYPES}
+    for net in nets.values():
+        net.fit(X, y, epochs=5, batch_size=4, learning_rate=1.0)
+    np.testing.assert_allclose(nets[np.float32].parameters, nets[np.float64].parameters, atol=1e-3)
+    assert nets[np.float32].cost(X, y) == pytest.approx(nets[np.float64].cost(X, y), rel=1e-3)
+
+
+def test_fit_equals_reference_sgd_with_the_same_shuffles():
+    """Network.fit == reference.sgd_epoch fed the permutations fit draws."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(30, 4))
+    y = rng.integers(0, 3, 30)
+    net = fastbp.Network([4, 5, 3], cost="cross_entropy", seed=11)
+    weights, biases = reference_params(net)
+    history = net.fit(X, y, epochs=3, batch_size=7, learning_rate=0.4, l2=0.1)
+    shuffles = np.random.default_rng(11)
+    fastbp.Network([4, 5, 3], seed=shuffles)        # consume the initial draws the same way
+    for _ in range(3):
+        ref.sgd_epoch(weights, biases, X, np.eye(3)[y], ["sigmoid", "sigmoid"], "cross_entropy",
+                      shuffles.permutation(30), 7, 0.4, l2=0.1)
+    for got, want in zip(net.weights + net.biases, weights + biases):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    assert len(history) == 3 and history["epoch"] == [1, 2, 3]
+
+
+def test_history_records_costs_and_accuracies(digits):
+    X, y, Xt, yt = digits
+    net = fastbp.Network([64, 20, 10], seed=0)
+    h = net.fit(X, y, epochs=4, batch_size=10, learning_rate=3.0, validation_data=(Xt, yt))
+    assert h.keys() == ["epoch", "cost", "accuracy", "val_cost", "val_accuracy", "learning_rate", "time"]
+    assert h["cost"][-1] < h["cost"][0]
+    assert h["val_accuracy"][-1] == pytest.approx(net.evaluate(Xt, yt)["accuracy"])
+    assert h["val_cost"][-1] == pytest.approx(net.cost(Xt, yt))
+    assert all(0.0 <= a <= 1.0 for a in h["accuracy"])
+    assert h.as_dict()["epoch"] == [1, 2, 3, 4]
+
+
+def test_regression_targets_have_no_accuracy():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    Y = X @ rng.normal(size=(3, 2))
+    net = fastbp.Network([3, 2], output_activation="identity", seed=0)
+    h = net.fit(X, Y, epochs=50, batch_size=8, learning_rate=0.1)
+    assert "accuracy" not in h
+    assert net.evaluate(X, Y)["accuracy"] is None
+    assert h["cost"][-1] < 1e-3 * h["cost"][0]              # a linear model fits linear data
+    assert net.predict(X).shape == (40, 2)
+    with pytest.raises(ValueError, match="predict_proba"):
+        net.predict_proba(X)
+
+
+@pytest.mark.parametrize("hidden,cost,output", [
+    ("sigmoid", "quadratic", "sigmoid"),
+    ("tanh", "cross_entropy", "sigmoid"),
+    ("relu", "log_likelihood", "softmax"),
+])
+def test_learns_xor_to_zero_error(hidden, cost, output):
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    y = np.array([0, 1, 1, 0])
+    n_out = 2 if output == "softmax" else 1
+    net = fastbp.Network([2, 4, n_out], hidden_activation=hidden, output_activation=output, cost=cost,
+                         seed=0, init="glorot_uniform" if hidden == "relu" else "nielsen")
+    net.fit(X, y, epochs=2000, batch_size=4, learning_rate=2.0 if hidden == "sigmoid" else 0.5)
+    np.testing.assert_array_equal(net.predict(X), y)
+    assert net.evaluate(X, y)["accuracy"] == 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_digits_held_out_accuracy_at_least_95_percent(digits, dtype):
+    X, y, Xt, yt = digits
+    net = fastbp.Network([64, 30, 10], seed=0, dtype=dtype)
+    net.fit(X, y, epochs=30, batch_size=10, learning_rate=3.0)
+    assert net.evaluate(Xt, yt)["accuracy"] >= 0.95
+
+
+def test_divergence_raises_and_keeps_the_last_finite_weights():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 4)) * 100
+    Y = rng.normal(size=(64, 1)) * 100
+    net = fastbp.Network([4, 16, 1], hidden_activation="relu", output_activation="identity", seed=0)
+    net.fit(X, Y, epochs=1, batch_size=8, learning_rate=1e-9)
+    good = net.parameters.copy()
+    with pytest.raises(FloatingPointError, match=r"epoch 1.*learning_rate=1e\+06"):
+        net.fit(X, Y, epochs=3, batch_size=8, learning_rate=1e6)
+    np.testing.assert_array_equal(net.parameters, good)
+
+
+def test_predict_for_classifiers():
+    net = fastbp.Network([3, 4, 3], output_activation="softmax", cost="log_likelihood", seed=0)
+    X = np.random.default_rng(0).normal(size=(7, 3))
+    proba = net.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(net.predict(X), proba.argmax(axis=1))
+    binary = fastbp.Network([3, 1], seed=0)
+    np.testing.assert_array_equal(binary.predict(X), (binary.feedforward(X)[:, 0] >= 0.5).astype(int))
+
+
+def test_binary_single_output_accepts_0_1_labels():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    net = fastbp.Network([2, 1], cost="cross_entropy", seed=0)
+    h = net.fit(X, y, epochs=30, batch_size=10, learning_rate=0.5)
+    assert h["accuracy"][-1] > 0.95
+
+
+def test_sample_weight_equals_repeating_samples():
+    """Integer weights give the same full-batch gradient as repeating rows."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, 3))
+    y = np.array([0, 1, 2, 0, 1, 2])
+    w = np.array([1, 2, 0, 3, 1, 1])
+    net = fastbp.Network([3, 4, 3], seed=0)
+    g_weighted = net.gradient(X, y, sample_weight=w, flat=True)
+    g_repeated = net.gradient(np.repeat(X, w, axis=0), np.repeat(y, w), flat=True)
+    np.testing.assert_allclose(g_weighted, g_repeated, rtol=1e-12, atol=1e-14)
+
+
+def test_zero_epochs_changes_nothing():
+    net = fastbp.Network([3, 2], seed=0)
+    before = net.parameters.copy()
+    h = net.fit(np.zeros((4, 3)), [0, 1, 1, 0], epochs=0)
+    assert len(h) == 0
+    np.testing.assert_array_equal(net.parameters, before)
+
+
+def test_repr_names_the_configuration():
+    assert repr(fastbp.Network([3, 2], dtype="float32")) == (
+        "Network([3, 2], hidden_activation='sigmoid', output_activation='sigmoid', "
+        "cost='quadratic', dtype=float32)")

@@ -1,0 +1,139 @@
+"""Bad input raises a clear ValueError/TypeError before any state changes."""
+
+import numpy as np
+import pytest
+
+import fastbp
+
+
+@pytest.fixture
+def net():
+    return fastbp.Network([4, 5, 3], seed=0)
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(10, 4)), rng.integers(0, 3, 10)
+
+
+@pytest.mark.parametrize("sizes,error,match", [
+    ([4], ValueError, "at least two layers"),
+    ([], ValueError, "at least two layers"),
+    ([4, 0, 2], ValueError, r"sizes\[1\] must be >= 1"),
+    ([4, -3], ValueError, r"sizes\[1\] must be >= 1"),
+    ([4, 2.5], TypeError, r"sizes\[1\] must be an integer"),
+    ("784,30", TypeError, "sequence of layer sizes"),
+    (7, TypeError, "sequence of layer sizes"),
+    ([2**31, 2**31], ValueError, "parameters, more than"),
+])
+def test_bad_sizes(sizes, error, match):
+    with pytest.raises(error, match=match):
+        fastbp.Network(sizes)
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(hidden_activation="swish"), ValueError, "hidden_activation must be one of 'identity', 'sigmoid'"),
+    (dict(hidden_activation="softmax"), ValueError, "hidden_activation must be one of"),
+    (dict(output_activation="gelu"), ValueError, "output_activation must be one of"),
+    (dict(cost="hinge"), ValueError, "cost must be one of 'quadratic', 'cross_entropy', 'log_likelihood'"),
+    (dict(cost="log_likelihood"), ValueError, r"needs output_activation in \('softmax',\)"),
+    (dict(cost="cross_entropy", output_activation="identity"), ValueError, "needs output_activation"),
+    (dict(dtype=np.int32), TypeError, "float32 or float64; got int32"),
+    (dict(dtype="float16"), TypeError, "float32 or float64"),
+    (dict(init="orthogonal"), ValueError, "init must be one of"),
+    (dict(seed=-1), ValueError, "seed must be >= 0"),
+    (dict(seed=1.5), TypeError, "seed must be an integer"),
+    (dict(leaky_slope=0.0), ValueError, "leaky_slope must be > 0"),
+])
+def test_bad_constructor_options(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        fastbp.Network([4, 3], **kwargs)
+
+
+@pytest.mark.parametrize("make_X,error,match", [
+    (lambda X: X[:, :3], ValueError, r"must have 4 features .* got shape \(10, 3\)"),
+    (lambda X: X[0], ValueError, r"must be 2-D .* got 1-D with shape \(4,\).*reshape\(1, -1\)"),
+    (lambda X: X[:0], ValueError, "X is empty"),
+    (lambda X: np.where(X > 1, np.nan, X), ValueError, "X contains NaN or infinity"),
+    (lambda X: np.where(X > 1, np.inf, X), ValueError, "X contains NaN or infinity"),
+    (lambda X: X.astype(str), TypeError, "X must contain real numbers; got dtype <U"),
+    (lambda X: X + 1j, TypeError, "X must contain real numbers; got dtype complex128"),
+    (lambda X: [[1, 2, 3, 4], [1, 2]], ValueError, "rectangular numeric array"),
+    (lambda X: np.array([["a", 1, 2, 3]], dtype=object), TypeError, "must contain numbers"),
+    (lambda X: X[:, :, None], ValueError, "must be 2-D"),
+])
+def test_bad_X_is_rejected_before_training(net, data, make_X, error, match):
+    X, y = data
+    before = net.parameters.copy()
+    bad = make_X(X)
+    with pytest.raises(error, match=match):
+        net.fit(bad, y[:len(bad)] if hasattr(bad, "__len__") and len(bad) <= len(y) else y, epochs=1)
+    np.testing.assert_array_equal(net.parameters, before)
+
+
+@pytest.mark.parametrize("make_y,error,match", [
+    (lambda y: y[:5], ValueError, "y has 5 rows but X has 10 samples"),
+    (lambda y: np.where(y == 0, 3, y), ValueError, r"labels outside 0..2 .*got \[3\]"),
+    (lambda y: y - 1, ValueError, r"labels outside 0..2 .*got \[-1\]"),
+    (lambda y: y + 0.5, ValueError, "must hold integer class labels"),
+    (lambda y: np.zeros((10, 4)), ValueError, r"must have 3 columns .* got shape \(10, 4\)"),
+    (lambda y: np.full((10, 3), np.nan), ValueError, "y contains NaN"),
+    (lambda y: np.array(["a"] * 10), TypeError, "y must contain real numbers"),
+    (lambda y: np.zeros((10, 3, 1)), ValueError, "got 3-D"),
+])
+def test_bad_y_is_rejected_before_training(net, data, make_y, error, match):
+    X, y = data
+    before = net.parameters.copy()
+    with pytest.raises(error, match=match):
+        net.fit(X, make_y(y), epochs=1)
+    np.testing.assert_array_equal(net.parameters, before)
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(batch_size=0), ValueError, "batch_size must be >= 1; got 0"),
+    (dict(batch_size=-5), ValueError, "batch_size must be >= 1"),
+    (dict(batch_size=2.0), TypeError, "batch_size must be an integer"),
+    (dict(epochs=-1), ValueError, "epochs must be >= 0"),
+    (dict(learning_rate=0.0), ValueError, "learning_rate must be > 0"),
+    (dict(learning_rate=float("nan")), ValueError, "learning_rate must be finite"),
+    (dict(learning_rate="fast"), TypeError, "learning_rate must be a real number"),
+    (dict(l2=-0.1), ValueError, "l2 must be >= 0"),
+    (dict(sample_weight=np.ones(9)), ValueError, r"sample_weight must have shape \(10,\)"),
+    (dict(sample_weight=-np.ones(10)), ValueError, "sample_weight must be non-negative"),
+    (dict(sample_weight=np.zeros(10)), ValueError, "must not be all zero"),
+    (dict(sample_weight=np.full(10, np.inf)), ValueError, "sample_weight contains NaN or infinity"),
+    (dict(validation_data=np.zeros((3, 4))), TypeError, "validation_data must be a pair"),
+    (dict(validation_data=(np.zeros((3, 5)), [0, 1, 2])), ValueError, "must have 4 features"),
+    (dict(validation_data=(np.zeros((3, 4)), [0, 1, 7])), ValueError, "labels outside"),
+])
+def test_bad_fit_arguments_change_nothing(net, data, kwargs, error, match):
+    X, y = data
+    before = net.parameters.copy()
+    with pytest.raises(error, match=match):
+        net.fit(X, y, **{"epochs": 2, **kwargs})
+    np.testing.assert_array_equal(net.parameters, before)
+
+
+def test_float32_overflow_is_reported():
+    net = fastbp.Network([2, 1], dtype=np.float32)
+    with pytest.raises(ValueError, match="too large for float32"):
+        net.feedforward([[1e39, 0.0]])
+
+
+def test_cost_specific_target_ranges():
+    ce = fastbp.Network([2, 2], cost="cross_entropy")
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\] for the cross_entropy cost"):
+        ce.fit(np.zeros((2, 2)), np.array([[0.0, 2.0], [1.0, 0.0]]), epochs=1)
+    ll = fastbp.Network([2, 2], output_activation="softmax", cost="log_likelihood")
+    with pytest.raises(ValueError, match="non-negative for the log_likelihood cost"):
+        ll.fit(np.zeros((2, 2)), np.array([[0.0, -1.0], [1.0, 0.0]]), epochs=1)
+
+
+def test_inference_methods_validate_too(net):
+    with pytest.raises(ValueError, match="must have 4 features"):
+        net.predict(np.zeros((2, 5)))
+    with pytest.raises(ValueError, match="labels outside"):
+        net.evaluate(np.zeros((2, 4)), [0, 5])
+    with pytest.raises(ValueError, match="l2 must be >= 0"):
+        net.gradient(np.zeros((2, 4)), [0, 1], l2=-1)
