@@ -264,7 +264,6 @@ class Network:
         n = X.shape[0]
         batch_size = min(batch_size, n)
         Zw, Aw, Dw, ident = self._work(batch_size)
-        grad = np.empty_like(self._theta)
         lr = self.dtype.type(learning_rate)
         decay = self.dtype.type(learning_rate * l2 / n)
         history = History()
@@ -275,7 +274,7 @@ class Network:
             before = self._theta.copy()
             weighted_cost, total_weight, correct, _ = K.train_epoch(
                 self._theta, self._layout, self._acts, self._leak, self._cost, X, Y, sw, labels,
-                order, batch_size, lr, decay, ident, Zw, Aw, Dw, grad)
+                order, batch_size, lr, decay, ident, Zw, Aw, Dw)
             if not (np.isfinite(weighted_cost) and np.isfinite(self._theta).all()):
                 self._theta[...] = before
                 raise FloatingPointError(

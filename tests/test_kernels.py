@@ -159,10 +159,9 @@ def test_train_epoch_matches_reference_sgd(cost, output, n, batch_size, dtype):
 
     Xc, Y, labels, swc = net._data(X, y, sw)
     Zw, Aw, Dw, ident = net._work(batch_size)
-    grad = np.empty_like(net.parameters)
     _, _, _, batches = K.train_epoch(net.parameters, net._layout, net._acts, net._leak, net._cost, Xc, Y,
                                      swc, labels, order, batch_size, dtype(0.3), dtype(0.3 * 0.2 / n),
-                                     ident, Zw, Aw, Dw, grad)
+                                     ident, Zw, Aw, Dw)
     assert batches == -(-n // batch_size)
     for got, want in zip(net.weights + net.biases, weights + biases):
         assert_close(got, want, dtype)

@@ -79,6 +79,27 @@ def count_correct(A_out, labels, rows):
 
 
 @njit(**JIT)
+def output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, Zw, Aw, Dw):
+    """Forward pass, then δ^L (BP1) for each row scaled by sw[r]·inv_weight.
+
+    Returns Σ_i sw[r_i] C_{x_i} (float64) over the rows r_i = rows[i].
+    """
+    cap = work_capacity(Zw, layout)
+    last = layout.shape[0] - 1
+    forward(theta, layout, acts, leak, X, rows, ident, Zw, Aw)
+    Z = layer_units(Zw, layout, last, cap)
+    A = layer_units(Aw, layout, last, cap)
+    D = layer_units(Dw, layout, last, cap)
+    weighted_cost = 0.0
+    for i in range(rows.shape[0]):
+        s = sw[rows[i]]
+        y = Y[rows[i]]
+        weighted_cost += np.float64(s) * cost_of(Z[i], A[i], y, cost)
+        output_delta(A[i], y, cost, acts[last], leak, s * inv_weight, D[i])
+    return weighted_cost
+
+
+@njit(**JIT)
 def accumulate_gradient(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
                         inv_weight, Zw, Aw, Dw, grad):
     """grad += inv_weight · Σ_i sw[r_i] ∇C_{x_i} over the rows r_i = rows[i].
@@ -89,20 +110,9 @@ def accumulate_gradient(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
     """
     cap = work_capacity(Zw, layout)
     n_rows = rows.shape[0]
-    last = layout.shape[0] - 1
-    forward(theta, layout, acts, leak, X, rows, ident, Zw, Aw)
-
-    Z = layer_units(Zw, layout, last, cap)
-    A = layer_units(Aw, layout, last, cap)
-    D = layer_units(Dw, layout, last, cap)
-    weighted_cost = 0.0
-    for i in range(n_rows):
-        s = sw[rows[i]]
-        y = Y[rows[i]]
-        weighted_cost += np.float64(s) * cost_of(Z[i], A[i], y, cost)
-        output_delta(A[i], y, cost, acts[last], leak, s * inv_weight, D[i])
-
-    for layer in range(last, -1, -1):
+    weighted_cost = output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
+                                 inv_weight, Zw, Aw, Dw)
+    for layer in range(layout.shape[0] - 1, -1, -1):
         D = layer_units(Dw, layout, layer, cap)
         dW, db = layer_params(grad, layout, layer)
         if layer == 0:
@@ -113,6 +123,45 @@ def accumulate_gradient(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
             W, _ = layer_params(theta, layout, layer)
             D_prev = layer_units(Dw, layout, layer - 1, cap)
             dense_backward_delta(D, W, A_prev, acts[layer - 1], leak, D_prev, n_rows)
+    return weighted_cost
+
+
+@njit(**JIT)
+def sgd_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, lr, keep,
+             Zw, Aw, Dw):
+    """One plain-SGD step on the rows, with the update fused into BP4.
+
+    Equal to accumulate_gradient followed by sgd_update, without a gradient
+    buffer: for each layer from the top, δ^{l-1} is formed from the old W^l
+    (BP2) first, then W^l ← keep·W^l + (-lr δ^l)ᵀ a^{l-1} and
+    b^l ← b^l - lr Σ δ^l. This skips zeroing, filling and re-reading a
+    gradient buffer every mini-batch. Returns Σ_i sw[r_i] C_{x_i}.
+    """
+    cap = work_capacity(Zw, layout)
+    n_rows = rows.shape[0]
+    one = theta.dtype.type(1.0)
+    weighted_cost = output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
+                                 inv_weight, Zw, Aw, Dw)
+    for layer in range(layout.shape[0] - 1, -1, -1):
+        D = layer_units(Dw, layout, layer, cap)
+        W, b = layer_params(theta, layout, layer)
+        if layer > 0:
+            A_prev = layer_units(Aw, layout, layer - 1, cap)
+            D_prev = layer_units(Dw, layout, layer - 1, cap)
+            dense_backward_delta(D, W, A_prev, acts[layer - 1], leak, D_prev, n_rows)
+        for i in range(n_rows):
+            d = D[i]
+            for j in range(d.shape[0]):
+                d[j] *= -lr
+        if keep != one:
+            for j in range(W.shape[0]):
+                w = W[j]
+                for k in range(w.shape[0]):
+                    w[k] *= keep
+        if layer == 0:
+            dense_backward_params(D, X, rows, W, b)
+        else:
+            dense_backward_params(D, layer_units(Aw, layout, layer - 1, cap), ident[:n_rows], W, b)
     return weighted_cost
 
 
