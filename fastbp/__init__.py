@@ -4,8 +4,10 @@
 >>> net = fastbp.Network([64, 30, 10], seed=0)
 """
 
+from . import optimizers, schedules
 from ._version import __version__
 from .history import History
 from .network import Network
+from .stopping import EarlyStopping
 
-__all__ = ["Network", "History", "__version__"]
+__all__ = ["Network", "History", "EarlyStopping", "optimizers", "schedules", "__version__"]

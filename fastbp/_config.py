@@ -14,3 +14,8 @@ FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 #: zero into inf/NaN (caught by the divergence checks) instead of a costly
 #: exception branch in every loop.
 JIT = dict(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+
+#: Flush subnormal floats to zero while kernels run (x86 FTZ/DAZ, restored on
+#: return). Subnormals arise from saturated units and decaying optimizer
+#: moments and cost ~100x per operation; see kernels/fpu.py for the measurement.
+FLUSH_SUBNORMALS = True

@@ -11,15 +11,25 @@ class History:
     ``history["cost"]`` is the list of one metric across epochs (float, or
     NaN where a metric was not measured that epoch); ``history.records`` is
     the list of per-epoch dicts; ``history.keys()`` the metrics present.
-    Keys: ``epoch`` (1-based), ``cost`` (training cost, the running mean over
-    the epoch's mini-batches plus the L2 term at the epoch's end),
-    ``accuracy`` (training accuracy over the same running pass, when targets
-    are class labels), ``val_cost`` and ``val_accuracy`` (after the epoch,
-    when validation data is given), ``learning_rate`` and ``time`` (seconds).
+    Keys: ``epoch`` (1-based, counted over the network's life), ``cost``
+    (training cost: the running mean over the epoch's mini-batches plus the
+    L2/L1 penalty at the epoch's end), ``accuracy`` (training accuracy over
+    the same running pass, when targets are class labels), ``train_cost`` and
+    ``train_accuracy`` (a full pass over the training set after the epoch,
+    with ``evaluate_training=True``), ``val_cost`` and ``val_accuracy``
+    (after the epoch, when validation data is given), ``grad_norms``,
+    ``saturation`` and ``dead_units`` (per layer, with ``diagnostics=True``),
+    ``learning_rate`` and ``time`` (seconds).
     """
 
     def __init__(self):
         self.records = []
+        #: True when Ctrl-C ended training early (the last epoch is not recorded).
+        self.interrupted = False
+        #: With early stopping, the epoch whose parameters the network kept.
+        self.best_epoch = None
+        #: For full-batch optimizers, scipy's OptimizeResult.
+        self.optimizer_result = None
 
     def append(self, record):
         self.records.append(dict(record))

@@ -1,9 +1,7 @@
 """``fastbp.Network``: the object users hold. Validates, then calls kernels."""
 
-import time
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from . import _validation as v
 from . import kernels as K
@@ -82,6 +80,8 @@ class Network:
         self._theta = np.zeros(n_params, dtype=self.dtype)
         self.weights, self.biases = split(self._theta, self._layout)
         draw(self.init, self._rng, self.weights, self.biases)
+        self._optimizer_state = None    # velocity / moments, carried between fits
+        self._records = []              # every epoch ever trained, for schedules and `history`
 
     # ------------------------------------------------------------------ state
     @property
@@ -130,12 +130,26 @@ class Network:
         sw = v.as_sample_weight(sample_weight, X.shape[0], self.dtype)
         return X, Y, labels, sw
 
-    def _l2_term(self, l2, n):
-        """λ/(2n) Σ_l ‖W^l‖² in float64."""
-        if l2 == 0.0:
+    def _penalty(self, l2, l1, n):
+        """λ2/(2n) Σ_l ‖W^l‖² + λ1/n Σ_l |W^l| in float64 (biases excluded)."""
+        if l2 == 0.0 and l1 == 0.0:
             return 0.0
         w = self._theta[self._weight_mask].astype(np.float64)
-        return 0.5 * (l2 / n) * float(np.dot(w, w))
+        return 0.5 * (l2 / n) * float(np.dot(w, w)) + (l1 / n) * float(np.abs(w).sum())
+
+    @property
+    def history(self):
+        """Every epoch this network has been trained for, over all ``fit`` calls."""
+        h = History()
+        for record in self._records:
+            h.append(record)
+        return h
+
+    def reset_optimizer(self):
+        """Forget optimizer state (velocity, Adam moments) and the epoch count
+        that schedules follow; the parameters stay as they are."""
+        self._optimizer_state = None
+        self._records = []
 
     # ------------------------------------------------------------- inference
     def feedforward(self, X):
@@ -180,120 +194,169 @@ class Network:
                              f"this network's output is {self.output_activation!r}")
         return self.feedforward(X)
 
-    def evaluate(self, X, y, l2=0.0, sample_weight=None):
+    def evaluate(self, X, y, l2=0.0, l1=0.0, sample_weight=None):
         """Cost and accuracy on (X, y) without training.
 
         X: (n_samples, sizes[0]); y: class labels (n_samples,) or targets
         (n_samples, sizes[-1]). Returns ``{"cost": float, "accuracy": float or
         None}``; accuracy is None when y holds real-valued targets. ``cost``
-        includes λ/(2n)Σ‖W‖² with n = n_samples, as Nielsen's ``total_cost``.
+        includes λ2/(2n)Σ‖W‖² + λ1/n Σ|W| with n = n_samples, as Nielsen's
+        ``total_cost``.
         """
         l2 = v.check_float("l2", l2, low=0.0)
+        l1 = v.check_float("l1", l1, low=0.0)
         X, Y, labels, sw = self._data(X, y, sample_weight)
-        return self._evaluate(X, Y, labels, sw, l2)
+        return self._evaluate(X, Y, labels, sw, l2, l1)
 
-    def _evaluate(self, X, Y, labels, sw, l2):
+    def _evaluate(self, X, Y, labels, sw, l2, l1, n_reg=None):
         n = X.shape[0]
         Zw, Aw, _, ident = self._work(min(n, EVAL_BLOCK))
         weighted_cost, total_weight, correct = K.evaluate(
             self._theta, self._layout, self._acts, self._leak, self._cost, X, Y, sw, labels,
             np.arange(n, dtype=np.int64), ident, Zw, Aw)
-        return {"cost": weighted_cost / total_weight + self._l2_term(l2, n),
+        return {"cost": weighted_cost / total_weight + self._penalty(l2, l1, n if n_reg is None else n_reg),
                 "accuracy": correct / n if labels.shape[0] else None}
 
-    def cost(self, X, y, l2=0.0, sample_weight=None):
-        """The cost C = Σ s_x C_x / Σ s_x + λ/(2n) Σ‖W‖² on (X, y) as a float."""
-        return self.evaluate(X, y, l2=l2, sample_weight=sample_weight)["cost"]
+    def cost(self, X, y, l2=0.0, l1=0.0, sample_weight=None):
+        """C = Σ s_x C_x / Σ s_x + λ2/(2n) Σ‖W‖² + λ1/n Σ|W| on (X, y), as a float.
 
-    def gradient(self, X, y, l2=0.0, sample_weight=None, flat=False):
-        """Gradient of ``cost(X, y, l2, sample_weight)`` by backpropagation.
+        X: (n_samples, sizes[0]); y: labels (n_samples,) or targets
+        (n_samples, sizes[-1]); sample_weight: (n_samples,) or None.
+        """
+        return self.evaluate(X, y, l2=l2, l1=l1, sample_weight=sample_weight)["cost"]
+
+    def gradient(self, X, y, l2=0.0, l1=0.0, sample_weight=None, flat=False):
+        """Gradient of ``cost(X, y, l2, l1, sample_weight)`` by backpropagation.
 
         Returns ``(dW, db)``: lists of arrays shaped like ``weights`` and
         ``biases``; or, with ``flat=True``, one (n_parameters,) vector in the
-        layout of ``parameters``. Dtype is the network's.
+        layout of ``parameters``. Dtype is the network's. The L1 term
+        contributes (λ1/n)·sign(w) (0 at w = 0).
         """
         l2 = v.check_float("l2", l2, low=0.0)
+        l1 = v.check_float("l1", l1, low=0.0)
         X, Y, _, sw = self._data(X, y, sample_weight)
+        _, grad = self._cost_and_gradient(X, Y, sw, l2, l1)
+        return grad if flat else split(grad, self._layout)
+
+    def _cost_and_gradient(self, X, Y, sw, l2, l1):
+        """(cost as float64, flat gradient of the network's dtype) on validated data."""
         n = X.shape[0]
         Zw, Aw, Dw, ident = self._work(min(n, EVAL_BLOCK))
         grad = np.empty_like(self._theta)
-        K.full_gradient(self._theta, self._layout, self._acts, self._leak, self._cost, X, Y, sw,
-                        np.arange(n, dtype=np.int64), ident, Zw, Aw, Dw, grad)
-        if l2:
-            grad[self._weight_mask] += self.dtype.type(l2 / n) * self._theta[self._weight_mask]
-        return grad if flat else split(grad, self._layout)
+        weighted_cost, total_weight = K.full_gradient(
+            self._theta, self._layout, self._acts, self._leak, self._cost, X, Y, sw,
+            np.arange(n, dtype=np.int64), ident, Zw, Aw, Dw, grad, np.zeros((0, 0), np.uint8),
+            self.dtype.type(1.0))
+        K.regularised_gradient(grad, self._theta, self._layout, self.dtype.type(l2 / n), self.dtype.type(l1 / n))
+        return weighted_cost / total_weight + self._penalty(l2, l1, n), grad
+
+    def diagnose(self, X, y, sample_weight=None):
+        """What the training dynamics look like on (X, y), per layer l = 0..L-1:
+
+        ``grad_norms``: ‖∂C/∂W^l‖ (Frobenius) of the data cost; small values in
+        early layers are vanishing gradients. ``saturation``: the fraction of
+        (sample, unit) activations of a sigmoid or tanh layer within 1% of its
+        limits (|a - 0.5| > 0.49, resp. |a| > 0.98), NaN for other
+        activations. ``dead_units``: the fraction of a ReLU / leaky-ReLU
+        layer's units that are never positive on X, NaN for other
+        activations. Returns a dict of three lists of floats.
+        """
+        X, Y, _, sw = self._data(X, y, sample_weight)
+        return self._diagnose(X, Y, sw)
+
+    def _diagnose(self, X, Y, sw):
+        _, grad = self._cost_and_gradient(X, Y, sw, 0.0, 0.0)
+        dW, _ = split(grad, self._layout)
+        n = X.shape[0]
+        Zw, Aw, _, ident = self._work(n)
+        K.forward(self._theta, self._layout, self._acts, self._leak, X, np.arange(n, dtype=np.int64),
+                  ident, Zw, Aw, np.zeros((0, 0), np.uint8), self.dtype.type(1.0))
+        saturation, dead = [], []
+        for layer, name in enumerate(self.activations):
+            A = K.layer_units(Aw, self._layout, layer, n)
+            if name == "sigmoid":
+                saturation.append(float(np.mean(np.abs(A - 0.5) > 0.49)))
+            elif name == "tanh":
+                saturation.append(float(np.mean(np.abs(A) > 0.98)))
+            else:
+                saturation.append(float("nan"))
+            if name in ("relu", "leaky_relu"):
+                dead.append(float(np.mean(np.all(A <= 0, axis=0))))
+            else:
+                dead.append(float("nan"))
+        return {"grad_norms": [float(np.linalg.norm(g)) for g in dW], "saturation": saturation,
+                "dead_units": dead}
+
+    @property
+    def activations(self):
+        """Activation name of each weight layer, the output layer last."""
+        return [self.hidden_activation] * (len(self.sizes) - 2) + [self.output_activation]
 
     # --------------------------------------------------------------- training
-    def fit(self, X, y, epochs=30, batch_size=10, learning_rate=3.0, l2=0.0,
-            validation_data=None, shuffle=True, sample_weight=None, verbose=False, callbacks=()):
-        """Train by mini-batch stochastic gradient descent; returns a ``History``.
+    def fit(self, X, y, epochs=30, batch_size=10, learning_rate=3.0, l2=0.0, l1=0.0, dropout=0.0,
+            optimizer="sgd", schedule="constant", validation_data=None, validation_fraction=None,
+            early_stopping=None, evaluate_training=False, diagnostics=False, shuffle=True,
+            sample_weight=None, verbose=False, callbacks=()):
+        """Train by backpropagation; returns the ``History`` of this call.
 
         X: (n_samples, sizes[0]) array-like. y: integer class labels
         (n_samples,) indexing the output units, or targets (n_samples,
-        sizes[-1]). Each epoch visits the samples in a fresh random order
-        (``shuffle``), in mini-batches of ``batch_size`` (the last may be
-        smaller); each step moves along the batch's mean gradient (weighted by
-        ``sample_weight`` when given) plus the L2 gradient (λ/n)W with
-        n = n_samples: w -> (1 - ηλ/n) w - η ∂C/∂w. The whole epoch runs in
-        compiled code.
+        sizes[-1]). sample_weight: (n_samples,) non-negative, or None.
 
-        validation_data: optional (X_val, y_val), evaluated after each epoch.
-        verbose: show a progress bar over epochs.
-        callbacks: callables ``f(epoch, logs)`` run after each epoch with
-        that epoch's record (a dict, see ``History``); returning True stops
-        training after that epoch.
+        Each epoch visits the samples in a fresh random order (``shuffle``), in
+        mini-batches of ``batch_size`` (the last may be smaller), each step
+        following the batch's (weighted) mean gradient of the regularised cost
+        C0 + λ2/(2n)Σw² + λ1/n Σ|w| (n = n_samples, biases excluded). The whole
+        epoch runs in compiled code.
 
-        If the cost becomes NaN or infinite, raises FloatingPointError and the
-        network keeps the weights it had after the last completed epoch.
-        Inputs are validated before anything changes.
+        optimizer: ``"sgd"`` (default), ``"momentum"``, ``"nesterov"``,
+            ``"adam"``, ``"lbfgs"``, ``"cg"`` or a ``fastbp.optimizers``
+            instance. Its state carries over to the next ``fit`` call (see
+            ``reset_optimizer``), so n calls of one epoch equal one of n.
+        schedule: the learning rate per epoch: ``"constant"``,
+            ``"invscaling"``, ``"step"``, ``"adaptive"``, ``"halving"`` or a
+            ``fastbp.schedules`` instance; it may stop training.
+        dropout: probability of dropping each hidden unit (inverted dropout;
+            masks from the network's generator; none at prediction time).
+        validation_data: (X_val, y_val), or ``validation_fraction`` to split a
+            stratified part off the training data; evaluated after each epoch.
+        early_stopping: True or ``fastbp.EarlyStopping(monitor, patience,
+            min_delta, restore_best)``; the best weights are restored.
+        evaluate_training: also record the cost and accuracy of a full pass
+            over the training data after each epoch (Nielsen's monitors).
+        diagnostics: record per-layer gradient norms, saturation and dead
+            units each epoch (see ``diagnose``), on up to 1,000 training samples.
+        verbose: a progress bar over epochs. callbacks: ``f(epoch, logs)``
+            after each epoch; returning True stops training.
+
+        If the cost becomes NaN or infinite, raises FloatingPointError; the
+        network keeps its parameters and optimizer state from the end of the
+        last completed epoch. Ctrl-C stops training between mini-batches,
+        with a warning, and returns. Inputs are validated before anything
+        changes.
         """
-        epochs = v.check_int("epochs", epochs, minimum=0)
-        batch_size = v.check_int("batch_size", batch_size, minimum=1)
-        learning_rate = v.check_float("learning_rate", learning_rate, low=0.0, low_open=True)
-        l2 = v.check_float("l2", l2, low=0.0)
-        X, Y, labels, sw = self._data(X, y, sample_weight)
-        callbacks = list(callbacks)
-        for f in callbacks:
-            if not callable(f):
-                raise TypeError(f"callbacks must be callables f(epoch, logs); got {f!r}")
+        from .training import Trainer, check_fit_arguments, split_validation
+
+        (epochs, batch_size, learning_rate, l2, l1, dropout, optimizer, schedule, validation_fraction,
+         early_stopping, callbacks) = check_fit_arguments(
+            epochs, batch_size, learning_rate, l2, l1, dropout, optimizer, schedule, validation_fraction,
+            early_stopping, callbacks)
+        data = self._data(X, y, sample_weight)
         validation = None
         if validation_data is not None:
+            if validation_fraction is not None:
+                raise ValueError("give validation_data or validation_fraction, not both")
             Xv, yv = v.check_validation_data(validation_data)
             validation = self._data(Xv, yv)
+        elif validation_fraction is not None:
+            data, validation = split_validation(*data, validation_fraction, self._rng)
+        trainer = Trainer(self, data, validation, epochs, batch_size, learning_rate, l2, l1, dropout,
+                          optimizer, schedule, early_stopping, bool(evaluate_training), bool(diagnostics),
+                          bool(shuffle), verbose, callbacks)
+        return trainer.run()
 
-        n = X.shape[0]
-        batch_size = min(batch_size, n)
-        Zw, Aw, Dw, ident = self._work(batch_size)
-        lr = self.dtype.type(learning_rate)
-        decay = self.dtype.type(learning_rate * l2 / n)
-        history = History()
-        bar = tqdm(range(1, epochs + 1), desc="fit", unit="epoch", disable=not verbose, leave=False)
-        for epoch in bar:
-            started = time.perf_counter()
-            order = self._rng.permutation(n) if shuffle else np.arange(n, dtype=np.int64)
-            before = self._theta.copy()
-            weighted_cost, total_weight, correct, _ = K.train_epoch(
-                self._theta, self._layout, self._acts, self._leak, self._cost, X, Y, sw, labels,
-                order, batch_size, lr, decay, ident, Zw, Aw, Dw)
-            if not (np.isfinite(weighted_cost) and np.isfinite(self._theta).all()):
-                self._theta[...] = before
-                raise FloatingPointError(
-                    f"training diverged in epoch {epoch}: the cost or the weights became "
-                    f"{'NaN' if np.isnan(weighted_cost) else 'infinite'} with learning_rate={learning_rate:g}. The network keeps its weights from the end of "
-                    f"epoch {epoch - 1}; try a smaller learning rate.")
-            record = {"epoch": epoch, "cost": weighted_cost / total_weight + self._l2_term(l2, n)}
-            if labels.shape[0]:
-                record["accuracy"] = correct / n
-            if validation is not None:
-                scores = self._evaluate(*validation, l2)
-                record["val_cost"] = scores["cost"]
-                if scores["accuracy"] is not None:
-                    record["val_accuracy"] = scores["accuracy"]
-            record["learning_rate"] = learning_rate
-            record["time"] = time.perf_counter() - started
-            history.append(record)
-            bar.set_postfix(cost=f"{record['cost']:.4g}")
-            if any([f(epoch, dict(record)) for f in callbacks]):
-                break
-        bar.close()
-        return history
+    def partial_fit(self, X, y, batch_size=10, learning_rate=3.0, **options):
+        """One more epoch on (X, y), continuing the optimizer state and the
+        schedule (``fit`` with ``epochs=1``); returns that epoch's ``History``."""
+        return self.fit(X, y, epochs=1, batch_size=batch_size, learning_rate=learning_rate, **options)

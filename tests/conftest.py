@@ -53,9 +53,10 @@ def make_targets(rng, n, n_out, cost, output):
     return rng.normal(size=(n, n_out))
 
 
-def random_sizes(rng, max_depth=4, max_width=64):
-    """1 to 4 weight layers (so none or up to three hidden), widths 1..64."""
-    depth = int(rng.integers(1, max_depth + 1))
+def random_sizes(rng, depth=None, max_width=64):
+    """``depth`` weight layers (random 1 to 4 if None: no hidden layer up to three), widths 1..64."""
+    if depth is None:
+        depth = int(rng.integers(1, 5))
     return [int(rng.integers(1, max_width + 1)) for _ in range(depth + 1)]
 
 

@@ -1,7 +1,8 @@
 """Print the float32 kernel specialisations whose LLVM IR does float64 arithmetic.
 
 Run in a fresh process with an empty NUMBA_CACHE_DIR (cached code has no IR).
-Costs are summed in float64 on purpose (``cost_of``, not listed); products,
+Costs are summed in float64 on purpose (``cost_of``, and the passes that
+inline it such as ``sgd_step``, are not listed); products,
 activations, derivatives and updates must stay float32: no ``fpext float``
 and no fadd/fsub/fmul/fdiv on doubles.
 """
@@ -15,12 +16,14 @@ from fastbp import kernels as K
 
 net = fastbp.Network([6, 5, 3], hidden_activation="tanh", output_activation="softmax",
                      cost="log_likelihood", dtype=np.float32, seed=0)
-net.fit(np.random.default_rng(0).random((8, 6)), np.arange(8) % 3, epochs=1, batch_size=3,
-        learning_rate=0.1)
+for optimizer in ("sgd", "adam", "momentum"):
+    net.fit(np.random.default_rng(0).random((8, 6)), np.arange(8) % 3, epochs=1, batch_size=3,
+            learning_rate=0.1, dropout=0.2, l1=0.1, l2=0.1, optimizer=optimizer)
 pattern = re.compile(r"(fpext float[^\n]*|\b(?:fadd|fsub|fmul|fdiv)\b[^\n]*double[^\n]*)")
 bad = []
 for kernel in (K.dense_forward, K.dense_backward_params, K.dense_backward_delta,
-               K.activate_row, K.scale_by_derivative, K.sgd_update):
+               K.activate_row, K.scale_by_derivative, K.optimizer_step, K.regularised_gradient,
+               K.apply_dropout):
     for sig, ir in kernel.inspect_llvm().items():
         if "float32" in str(sig):
             hits = pattern.findall(ir)

@@ -4,14 +4,22 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import (
+    DTYPES,
+    HIDDEN,
+    PAIRINGS,
+    activations_of,
+    assert_close,
+    make_targets,
+    random_sizes,
+    reference_params,
+)
 
 import fastbp
 from fastbp import kernels as K
 from fastbp import reference as ref
+from fastbp.kernels import codes
 from fastbp.kernels.codes import ACTIVATIONS, COSTS
-
-from conftest import (DTYPES, HIDDEN, PAIRINGS, activations_of, assert_close, make_targets,
-                      random_sizes, reference_params)
 
 ELEMENTWISE = HIDDEN
 
@@ -52,14 +60,16 @@ def test_softmax_kernel_handles_large_logits(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", ELEMENTWISE)
-def test_derivative_from_output_matches_reference(name, dtype):
+@pytest.mark.parametrize("keep", [1.0, 0.8])
+def test_derivative_from_output_matches_reference(name, dtype, keep):
+    """f'(z) from stored activations, which dropout stores divided by keep."""
     rng = np.random.default_rng(2)
     Z = (rng.normal(size=(4, 9)) * 3).astype(dtype)
-    A = ref.activation(Z.astype(np.float64), name, 0.05).astype(dtype)
+    A = (ref.activation(Z.astype(np.float64), name, 0.05) / keep).astype(dtype)
     D = rng.normal(size=Z.shape).astype(dtype)
     expected = D.astype(np.float64) * ref.activation_prime(Z.astype(np.float64), name, 0.05)
     for i in range(len(D)):
-        K.scale_by_derivative(D[i], A[i], ACTIVATIONS[name], dtype(0.05))
+        K.scale_by_derivative(D[i], A[i], ACTIVATIONS[name], dtype(0.05), dtype(keep))
     assert_close(D, expected, dtype, name)
 
 
@@ -84,9 +94,9 @@ def test_cost_and_output_error_match_reference(cost, output, dtype):
     assert_close(D, 0.5 * want_delta, dtype, "delta")
 
 
-def _case(seed, cost, output, hidden, dtype):
+def _case(seed, depth, cost, output, hidden, dtype):
     rng = np.random.default_rng(seed)
-    sizes = random_sizes(rng)
+    sizes = random_sizes(rng, depth)
     if output == "softmax" or cost == "log_likelihood":
         sizes[-1] = max(sizes[-1], 2)
     net = fastbp.Network(sizes, hidden_activation=hidden, output_activation=output, cost=cost,
@@ -105,8 +115,9 @@ def _onehot(y, n_out):
 @pytest.mark.parametrize("cost,output", PAIRINGS)
 @pytest.mark.parametrize("hidden", HIDDEN)
 def test_gradient_matches_reference(cost, output, hidden, dtype):
-    for seed in range(3):
-        net, X, y, rng = _case(seed + 10 * len(hidden), cost, output, hidden, dtype)
+    """Depths 1 (no hidden layer) to 4, random widths 1..64 and 1..39 samples."""
+    for depth in (1, 2, 3, 4):
+        net, X, y, rng = _case(depth + 10 * len(hidden), depth, cost, output, hidden, dtype)
         sw = rng.random(len(X)) + 0.05
         l2 = float(rng.choice([0.0, 0.7]))
         dW, db = net.gradient(X, y, l2=l2, sample_weight=sw)
@@ -159,23 +170,58 @@ def test_train_epoch_matches_reference_sgd(cost, output, n, batch_size, dtype):
 
     Xc, Y, labels, swc = net._data(X, y, sw)
     Zw, Aw, Dw, ident = net._work(batch_size)
+    hyper = np.zeros(codes.N_HYPER)
+    hyper[codes.H_LR], hyper[codes.H_L2], hyper[codes.H_KEEP] = 0.3, 0.2 / n, 1.0
+    empty = np.zeros(0, dtype)
     _, _, _, batches = K.train_epoch(net.parameters, net._layout, net._acts, net._leak, net._cost, Xc, Y,
-                                     swc, labels, order, batch_size, dtype(0.3), dtype(0.3 * 0.2 / n),
-                                     ident, Zw, Aw, Dw)
+                                     swc, labels, order, batch_size, codes.SGD, hyper, empty, empty,
+                                     np.zeros(1, np.int64), empty, np.zeros((0, 0), np.uint8), ident, Zw, Aw, Dw)
     assert batches == -(-n // batch_size)
     for got, want in zip(net.weights + net.biases, weights + biases):
         assert_close(got, want, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_sgd_update_decays_weights_not_biases(dtype):
+def test_regularised_gradient_touches_weights_not_biases(dtype):
     net = fastbp.Network([3, 4, 2], dtype=dtype, seed=0)
-    theta = net.parameters.copy()
+    theta = net.parameters
     grad = np.random.default_rng(0).normal(size=theta.shape).astype(dtype)
-    K.sgd_update(net.parameters, grad, net._layout, dtype(0.5), dtype(0.1))
+    want = grad.astype(np.float64).copy()
     mask = net._weight_mask
-    assert_close(net.parameters[mask], 0.9 * theta[mask] - 0.5 * grad[mask], dtype)
-    assert_close(net.parameters[~mask], theta[~mask] - 0.5 * grad[~mask], dtype)
+    want[mask] += 0.1 * theta[mask] + 0.05 * np.sign(theta[mask])
+    K.regularised_gradient(grad, theta, net._layout, dtype(0.1), dtype(0.05))
+    assert_close(grad, want, dtype)
+
+
+def _numpy_step(opt, theta, grad, lr, mu, b1, b2, eps, first, second, t):
+    """One update in plain numpy, written from the rules in fastbp.kernels.update."""
+    if opt == codes.SGD:
+        return theta - lr * grad, first, second
+    if opt in (codes.MOMENTUM, codes.NESTEROV):
+        first = mu * first - lr * grad
+        return (theta + first if opt == codes.MOMENTUM else theta + mu * first - lr * grad), first, second
+    first = b1 * first + (1 - b1) * grad
+    second = b2 * second + (1 - b2) * grad ** 2
+    lr_t = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+    return theta - lr_t * first / (np.sqrt(second) + eps), first, second
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("opt", [codes.SGD, codes.MOMENTUM, codes.NESTEROV, codes.ADAM])
+def test_optimizer_step_matches_numpy(opt, dtype):
+    rng = np.random.default_rng(opt)
+    theta = rng.normal(size=50).astype(dtype)
+    first = np.zeros(50, dtype)
+    second = np.zeros(50, dtype)
+    step = np.zeros(1, np.int64)
+    want = (theta.astype(np.float64), np.zeros(50), np.zeros(50))
+    for t in range(1, 4):   # three steps, so state carries
+        grad = rng.normal(size=50).astype(dtype)
+        want = _numpy_step(opt, want[0], grad.astype(np.float64), 0.1, 0.9, 0.9, 0.999, 1e-8, want[1], want[2], t)
+        K.optimizer_step(theta, grad, opt, dtype(0.1), dtype(0.9), dtype(0.9), dtype(0.999), dtype(1e-8),
+                         first, second, step)
+    assert_close(theta, want[0], dtype)
+    assert step[0] == (3 if opt == codes.ADAM else 0)
 
 
 def test_float32_kernels_never_compute_in_float64(tmp_path):

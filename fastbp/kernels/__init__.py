@@ -11,6 +11,7 @@ from .dense import dense_backward_delta, dense_backward_params, dense_forward
 from .epoch import train_epoch
 from .propagate import (
     accumulate_gradient,
+    apply_dropout,
     count_correct,
     evaluate,
     feedforward,
@@ -18,12 +19,14 @@ from .propagate import (
     full_gradient,
     layer_params,
     layer_units,
+    sgd_step,
 )
-from .update import sgd_update
+from .update import optimizer_step, regularised_gradient
 
 __all__ = [
-    "accumulate_gradient", "activate_row", "activate_rows", "cost_of", "count_correct",
+    "accumulate_gradient", "activate_row", "apply_dropout", "activate_rows", "cost_of", "count_correct",
     "dense_backward_delta", "dense_backward_params", "dense_forward", "evaluate",
-    "feedforward", "forward", "full_gradient", "layer_params", "layer_units",
-    "output_delta", "scale_by_derivative", "sgd_update", "train_epoch",
+    "feedforward", "forward", "full_gradient", "layer_params", "layer_units", "sgd_step",
+    "optimizer_step", "output_delta", "regularised_gradient", "scale_by_derivative",
+    "train_epoch",
 ]

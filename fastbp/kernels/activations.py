@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from .._config import JIT
-from .codes import IDENTITY, LEAKY_RELU, RELU, SIGMOID, SOFTMAX, TANH
+from .codes import LEAKY_RELU, RELU, SIGMOID, SOFTMAX, TANH
 
 
 @njit(**JIT)
@@ -55,21 +55,25 @@ def activate_row(z, a, act, leak):
 
 
 @njit(**JIT)
-def scale_by_derivative(d, a, act, leak):
-    """d[k] *= f'(z[k]), with f' written in terms of a = f(z).
+def scale_by_derivative(d, a, act, leak, a_scale):
+    """d[k] *= f'(z[k]), with f' written in terms of a = f(z) = a[k]·a_scale.
 
-    Element-wise activations only; the softmax Jacobian is applied where the
-    output error is formed (see ``costs.output_delta``).
+    ``a_scale`` undoes a scaling of the stored activations (inverted dropout
+    stores a/keep; pass keep), and is 1 otherwise. Element-wise activations
+    only; the softmax Jacobian is applied where the output error is formed
+    (see ``costs.output_delta``).
     """
     n = d.shape[0]
     one = d.dtype.type(1.0)
     zero = d.dtype.type(0.0)
     if act == SIGMOID:
         for k in range(n):
-            d[k] *= a[k] * (one - a[k])
+            s = a[k] * a_scale
+            d[k] *= s * (one - s)
     elif act == TANH:
         for k in range(n):
-            d[k] *= one - a[k] * a[k]
+            t = a[k] * a_scale
+            d[k] *= one - t * t
     elif act == RELU:
         for k in range(n):
             if a[k] <= zero:

@@ -47,3 +47,20 @@ N_IN = 2
 N_OUT = 3
 UNIT_OFF = 4   # sum of n_out of the layers before: offset in the work buffers
 LAYOUT_COLUMNS = 5
+
+# Optimizers (update rules on the flat buffer).
+SGD = 0
+MOMENTUM = 1
+NESTEROV = 2
+ADAM = 3
+
+# Slots of the float64 hyperparameter vector handed to the epoch kernel.
+H_LR = 0        # learning rate η of this epoch
+H_L2 = 1        # λ2 / n: L2 gradient coefficient
+H_L1 = 2        # λ1 / n: L1 gradient coefficient
+H_MU = 3        # momentum μ
+H_BETA1 = 4
+H_BETA2 = 5
+H_EPS = 6
+H_KEEP = 7      # dropout keep probability 1 - p (1 = no dropout)
+N_HYPER = 8

@@ -71,7 +71,7 @@ def output_delta(a, y, cost, act, leak, scale, d):
             for k in range(n):
                 d[k] = a[k] * (d[k] - dot)
         else:
-            scale_by_derivative(d, a, act, leak)
+            scale_by_derivative(d, a, act, leak, d.dtype.type(1.0))
     elif cost == CROSS_ENTROPY:
         for k in range(n):
             d[k] = a[k] - y[k]

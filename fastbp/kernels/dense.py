@@ -241,11 +241,11 @@ def dense_backward_params(delta, src, rows, dW, db):
 
 
 @njit(**JIT)
-def dense_backward_delta(delta, W, A_prev, act_prev, leak, delta_prev, n_rows):
+def dense_backward_delta(delta, W, A_prev, act_prev, leak, a_scale, delta_prev, n_rows):
     """delta_prev[i] = (delta[i] W) ⊙ f'(z_prev[i]) for i < n_rows (BP2).
 
-    f' is taken from the previous layer's activations A_prev (see
-    ``activations.scale_by_derivative``).
+    f' is taken from the previous layer's activations A_prev, which hold
+    f(z)/a_scale (see ``activations.scale_by_derivative``).
     """
     n_out, n_in = W.shape
     zero = W.dtype.type(0.0)
@@ -258,4 +258,4 @@ def dense_backward_delta(delta, W, A_prev, act_prev, leak, delta_prev, n_rows):
             w = W[j]
             for k in range(n_in):
                 dp[k] += dij * w[k]
-        scale_by_derivative(dp, A_prev[i], act_prev, leak)
+        scale_by_derivative(dp, A_prev[i], act_prev, leak, a_scale)

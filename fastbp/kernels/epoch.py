@@ -4,29 +4,50 @@ import numpy as np
 from numba import njit
 
 from .._config import JIT
-from .propagate import count_correct, layer_units, sgd_step, work_capacity
+from .codes import H_BETA1, H_BETA2, H_EPS, H_KEEP, H_L1, H_L2, H_LR, H_MU, SGD
+from .fpu import flush_subnormals, restore_fp_mode
+from .propagate import accumulate_gradient, count_correct, layer_units, sgd_step, work_capacity
+from .update import optimizer_step, regularised_gradient
 
 
 @njit(**JIT)
 def train_epoch(theta, layout, acts, leak, cost, X, Y, sw, labels, order, batch_size,
-                lr, decay, ident, Zw, Aw, Dw):
-    """One epoch of mini-batch SGD over the rows in ``order`` (a permutation).
+                opt, hyper, first, second, step, grad, mask, ident, Zw, Aw, Dw):
+    """One epoch of mini-batch training over the rows in ``order`` (a permutation).
 
     Mini-batches are consecutive slices of ``order``; the last may be short.
-    Each step moves theta along the weighted-mean gradient of its batch
-    (sw-weighted; a batch whose weights sum to 0 is skipped) and shrinks the
-    weights by (1 - decay), decay = lr·λ/n for L2. Work buffers must hold
-    ``batch_size`` rows; nothing is allocated here.
+    Each step uses the weighted-mean gradient of its batch (sw-weighted; a
+    batch whose weights sum to 0 is skipped) plus the L2/L1 terms, with the
+    update rule ``opt`` (codes.SGD, MOMENTUM, NESTEROV, ADAM). ``hyper`` is
+    the float64 vector indexed by codes.H_*: learning rate, λ2/n, λ1/n,
+    momentum, β1, β2, ε, dropout keep probability. Plain SGD fuses the update
+    into the weight-gradient product (no gradient buffer); the other rules
+    fill ``grad`` and update ``first``/``second``/``step`` (see
+    update.optimizer_step). mask: (n_samples, hidden units) uint8 dropout
+    mask for this epoch, or (0, 0). Work buffers must hold ``batch_size``
+    rows; nothing is allocated here. Subnormals flush to zero meanwhile (fpu.py).
 
     Returns (Σ sw·C, Σ sw, number correct, batches done). Σ sw·C is taken
     before each batch's step, as a running training cost. The epoch stops at
     the first batch whose cost is not finite (that batch's step has been
-    applied: callers restore the parameters they saved before the epoch).
+    applied: callers restore the state they saved before the epoch).
     """
+    saved_mode = flush_subnormals()
+    dt = theta.dtype.type
+    lr = dt(hyper[H_LR])
+    l2n = dt(hyper[H_L2])
+    l1n = dt(hyper[H_L1])
+    mu = dt(hyper[H_MU])
+    beta1 = dt(hyper[H_BETA1])
+    beta2 = dt(hyper[H_BETA2])
+    eps = dt(hyper[H_EPS])
+    keep = dt(hyper[H_KEEP])
+    keep_w = dt(1.0) - lr * l2n
+    shrink = lr * l1n
+
     n = order.shape[0]
     last = layout.shape[0] - 1
     cap = work_capacity(Zw, layout)
-    keep = theta.dtype.type(1.0) - decay
     with_labels = labels.shape[0] > 0
     weighted_cost = 0.0
     total_weight = 0.0
@@ -40,8 +61,16 @@ def train_epoch(theta, layout, acts, leak, cost, X, Y, sw, labels, order, batch_
         if batch_weight == 0.0:
             batches += 1
             continue
-        c = sgd_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
-                     theta.dtype.type(1.0 / batch_weight), lr, keep, Zw, Aw, Dw)
+        inv_weight = dt(1.0 / batch_weight)
+        if opt == SGD:
+            c = sgd_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, lr,
+                         keep_w, shrink, Zw, Aw, Dw, mask, keep)
+        else:
+            grad[:] = 0
+            c = accumulate_gradient(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
+                                    inv_weight, Zw, Aw, Dw, grad, mask, keep)
+            regularised_gradient(grad, theta, layout, l2n, l1n)
+            optimizer_step(theta, grad, opt, lr, mu, beta1, beta2, eps, first, second, step)
         weighted_cost += c
         if not np.isfinite(c):
             break
@@ -49,4 +78,5 @@ def train_epoch(theta, layout, acts, leak, cost, X, Y, sw, labels, order, batch_
             correct += count_correct(layer_units(Aw, layout, last, cap), labels, rows)
         total_weight += batch_weight
         batches += 1
+    restore_fp_mode(saved_mode)
     return weighted_cost, total_weight, correct, batches

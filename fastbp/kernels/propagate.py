@@ -13,6 +13,7 @@ from .._config import JIT
 from .codes import B_OFF, N_IN, N_OUT, UNIT_OFF, W_OFF
 from .costs import cost_of, output_delta
 from .dense import dense_backward_delta, dense_backward_params, dense_forward
+from .fpu import flush_subnormals, restore_fp_mode
 
 
 @njit(**JIT)
@@ -41,13 +42,32 @@ def layer_units(work, layout, layer, capacity):
 
 
 @njit(**JIT)
-def forward(theta, layout, acts, leak, X, rows, ident, Zw, Aw):
+def apply_dropout(U, mask, rows, column, keep):
+    """Inverted dropout on a hidden layer's rows: U[i, k] ← U[i, k]/keep where
+    mask[rows[i], column + k] is set, else 0. Used on activations going
+    forward and on errors going back, so dropped units pass nothing either way.
+    """
+    inv_keep = U.dtype.type(1.0) / keep
+    zero = U.dtype.type(0.0)
+    n = U.shape[1]
+    for i in range(rows.shape[0]):
+        m = mask[rows[i], column:column + n]
+        u = U[i]
+        for k in range(n):
+            u[k] = u[k] * inv_keep if m[k] else zero
+
+
+@njit(**JIT)
+def forward(theta, layout, acts, leak, X, rows, ident, Zw, Aw, mask, keep):
     """Forward pass of the rows X[rows] (len(rows) <= capacity) into Zw, Aw.
 
     ident is arange(capacity): hidden layers read their input rows in order.
+    mask: (n_samples, hidden units) uint8 dropout mask for the rows, or an
+    empty (0, 0) array for no dropout; keep is the keep probability.
     """
     cap = work_capacity(Zw, layout)
     n_rows = rows.shape[0]
+    last = layout.shape[0] - 1
     for layer in range(layout.shape[0]):
         W, b = layer_params(theta, layout, layer)
         Z = layer_units(Zw, layout, layer, cap)
@@ -57,6 +77,8 @@ def forward(theta, layout, acts, leak, X, rows, ident, Zw, Aw):
         else:
             A_prev = layer_units(Aw, layout, layer - 1, cap)
             dense_forward(A_prev, ident[:n_rows], W, b, Z, A, acts[layer], leak)
+        if mask.shape[0] > 0 and layer < last:
+            apply_dropout(A[:n_rows], mask, rows, layout[layer, UNIT_OFF], keep)
 
 
 @njit(**JIT)
@@ -79,14 +101,15 @@ def count_correct(A_out, labels, rows):
 
 
 @njit(**JIT)
-def output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, Zw, Aw, Dw):
+def output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, Zw, Aw, Dw,
+                 mask, keep):
     """Forward pass, then δ^L (BP1) for each row scaled by sw[r]·inv_weight.
 
     Returns Σ_i sw[r_i] C_{x_i} (float64) over the rows r_i = rows[i].
     """
     cap = work_capacity(Zw, layout)
     last = layout.shape[0] - 1
-    forward(theta, layout, acts, leak, X, rows, ident, Zw, Aw)
+    forward(theta, layout, acts, leak, X, rows, ident, Zw, Aw, mask, keep)
     Z = layer_units(Zw, layout, last, cap)
     A = layer_units(Aw, layout, last, cap)
     D = layer_units(Dw, layout, last, cap)
@@ -100,64 +123,77 @@ def output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_wei
 
 
 @njit(**JIT)
+def _error_below(theta, layout, acts, leak, Aw, Dw, layer, n_rows, rows, mask, keep):
+    """BP2 from layer ``layer`` into layer - 1, with its dropout mask if any."""
+    cap = work_capacity(Aw, layout)
+    W, _ = layer_params(theta, layout, layer)
+    D = layer_units(Dw, layout, layer, cap)
+    A_prev = layer_units(Aw, layout, layer - 1, cap)
+    D_prev = layer_units(Dw, layout, layer - 1, cap)
+    dropout = mask.shape[0] > 0
+    a_scale = keep if dropout else W.dtype.type(1.0)
+    dense_backward_delta(D, W, A_prev, acts[layer - 1], leak, a_scale, D_prev, n_rows)
+    if dropout:
+        apply_dropout(D_prev[:n_rows], mask, rows, layout[layer - 1, UNIT_OFF], keep)
+
+
+@njit(**JIT)
 def accumulate_gradient(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
-                        inv_weight, Zw, Aw, Dw, grad):
+                        inv_weight, Zw, Aw, Dw, grad, mask, keep):
     """grad += inv_weight · Σ_i sw[r_i] ∇C_{x_i} over the rows r_i = rows[i].
 
     Forward pass, output error (BP1), then for each layer from the top
-    BP3/BP4 into grad and BP2 into the layer below. Returns Σ_i sw[r_i] C_{x_i}
-    (float64) for the caller's running cost.
+    BP3/BP4 into grad and BP2 into the layer below. Regularisation is not
+    included. Returns Σ_i sw[r_i] C_{x_i} (float64) for the running cost.
     """
     cap = work_capacity(Zw, layout)
     n_rows = rows.shape[0]
     weighted_cost = output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
-                                 inv_weight, Zw, Aw, Dw)
+                                 inv_weight, Zw, Aw, Dw, mask, keep)
     for layer in range(layout.shape[0] - 1, -1, -1):
         D = layer_units(Dw, layout, layer, cap)
         dW, db = layer_params(grad, layout, layer)
         if layer == 0:
             dense_backward_params(D, X, rows, dW, db)
         else:
-            A_prev = layer_units(Aw, layout, layer - 1, cap)
-            dense_backward_params(D, A_prev, ident[:n_rows], dW, db)
-            W, _ = layer_params(theta, layout, layer)
-            D_prev = layer_units(Dw, layout, layer - 1, cap)
-            dense_backward_delta(D, W, A_prev, acts[layer - 1], leak, D_prev, n_rows)
+            dense_backward_params(D, layer_units(Aw, layout, layer - 1, cap), ident[:n_rows], dW, db)
+            _error_below(theta, layout, acts, leak, Aw, Dw, layer, n_rows, rows, mask, keep)
     return weighted_cost
 
 
 @njit(**JIT)
-def sgd_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, lr, keep,
-             Zw, Aw, Dw):
+def sgd_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, lr, keep_w,
+             shrink, Zw, Aw, Dw, mask, keep):
     """One plain-SGD step on the rows, with the update fused into BP4.
 
-    Equal to accumulate_gradient followed by sgd_update, without a gradient
-    buffer: for each layer from the top, δ^{l-1} is formed from the old W^l
-    (BP2) first, then W^l ← keep·W^l + (-lr δ^l)ᵀ a^{l-1} and
-    b^l ← b^l - lr Σ δ^l. This skips zeroing, filling and re-reading a
-    gradient buffer every mini-batch. Returns Σ_i sw[r_i] C_{x_i}.
+    Equal to accumulate_gradient followed by an SGD update, without a
+    gradient buffer: for each layer from the top, δ^{l-1} is formed from the
+    old W^l (BP2) first, then W^l ← keep_w·W^l - shrink·sign(W^l)
+    + (-lr δ^l)ᵀ a^{l-1} and b^l ← b^l - lr Σ δ^l, where keep_w = 1 - ηλ2/n
+    (L2) and shrink = ηλ1/n (L1). This skips zeroing, filling and re-reading
+    a gradient buffer every mini-batch. Returns Σ_i sw[r_i] C_{x_i}.
     """
     cap = work_capacity(Zw, layout)
     n_rows = rows.shape[0]
     one = theta.dtype.type(1.0)
+    zero = theta.dtype.type(0.0)
     weighted_cost = output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
-                                 inv_weight, Zw, Aw, Dw)
+                                 inv_weight, Zw, Aw, Dw, mask, keep)
     for layer in range(layout.shape[0] - 1, -1, -1):
+        if layer > 0:
+            _error_below(theta, layout, acts, leak, Aw, Dw, layer, n_rows, rows, mask, keep)
         D = layer_units(Dw, layout, layer, cap)
         W, b = layer_params(theta, layout, layer)
-        if layer > 0:
-            A_prev = layer_units(Aw, layout, layer - 1, cap)
-            D_prev = layer_units(Dw, layout, layer - 1, cap)
-            dense_backward_delta(D, W, A_prev, acts[layer - 1], leak, D_prev, n_rows)
         for i in range(n_rows):
             d = D[i]
             for j in range(d.shape[0]):
                 d[j] *= -lr
-        if keep != one:
+        if keep_w != one or shrink != zero:
             for j in range(W.shape[0]):
                 w = W[j]
                 for k in range(w.shape[0]):
-                    w[k] *= keep
+                    v = w[k]
+                    w[k] = keep_w * v - (shrink if v > zero else (-shrink if v < zero else zero))
         if layer == 0:
             dense_backward_params(D, X, rows, W, b)
         else:
@@ -166,11 +202,12 @@ def sgd_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight,
 
 
 @njit(**JIT)
-def full_gradient(theta, layout, acts, leak, cost, X, Y, sw, order, ident, Zw, Aw, Dw, grad):
+def full_gradient(theta, layout, acts, leak, cost, X, Y, sw, order, ident, Zw, Aw, Dw, grad, mask, keep):
     """grad = the weighted-mean gradient of the data cost over the rows ``order``.
 
     Processes the rows in blocks of the work buffers' capacity; L2 is not
-    included. Returns (Σ sw·C, Σ sw) as float64.
+    included. mask/keep: a fixed dropout mask (empty for none), as in training.
+    Returns (Σ sw·C, Σ sw) as float64.
     """
     cap = work_capacity(Zw, layout)
     n = order.shape[0]
@@ -180,12 +217,14 @@ def full_gradient(theta, layout, acts, leak, cost, X, Y, sw, order, ident, Zw, A
     grad[:] = 0
     if total_weight == 0.0:
         return 0.0, 0.0
+    saved_mode = flush_subnormals()
     inv_weight = grad.dtype.type(1.0 / total_weight)
     weighted_cost = 0.0
     for start in range(0, n, cap):
         rows = order[start:min(start + cap, n)]
         weighted_cost += accumulate_gradient(theta, layout, acts, leak, cost, X, Y, sw,
-                                             rows, ident, inv_weight, Zw, Aw, Dw, grad)
+                                             rows, ident, inv_weight, Zw, Aw, Dw, grad, mask, keep)
+    restore_fp_mode(saved_mode)
     return weighted_cost, total_weight
 
 
@@ -199,12 +238,14 @@ def evaluate(theta, layout, acts, leak, cost, X, Y, sw, labels, order, ident, Zw
     cap = work_capacity(Zw, layout)
     last = layout.shape[0] - 1
     n = order.shape[0]
+    no_mask = np.zeros((0, 0), dtype=np.uint8)
+    saved_mode = flush_subnormals()
     weighted_cost = 0.0
     total_weight = 0.0
     correct = 0
     for start in range(0, n, cap):
         rows = order[start:min(start + cap, n)]
-        forward(theta, layout, acts, leak, X, rows, ident, Zw, Aw)
+        forward(theta, layout, acts, leak, X, rows, ident, Zw, Aw, no_mask, theta.dtype.type(1.0))
         Z = layer_units(Zw, layout, last, cap)
         A = layer_units(Aw, layout, last, cap)
         for i in range(rows.shape[0]):
@@ -213,6 +254,7 @@ def evaluate(theta, layout, acts, leak, cost, X, Y, sw, labels, order, ident, Zw
             weighted_cost += s * cost_of(Z[i], A[i], Y[rows[i]], cost)
         if labels.shape[0] > 0:
             correct += count_correct(A, labels, rows)
+    restore_fp_mode(saved_mode)
     return weighted_cost, total_weight, correct
 
 
@@ -222,9 +264,12 @@ def feedforward(theta, layout, acts, leak, X, order, ident, Zw, Aw, out):
     cap = work_capacity(Zw, layout)
     last = layout.shape[0] - 1
     n = order.shape[0]
+    no_mask = np.zeros((0, 0), dtype=np.uint8)
+    saved_mode = flush_subnormals()
     for start in range(0, n, cap):
         stop = min(start + cap, n)
         rows = order[start:stop]
-        forward(theta, layout, acts, leak, X, rows, ident, Zw, Aw)
+        forward(theta, layout, acts, leak, X, rows, ident, Zw, Aw, no_mask, theta.dtype.type(1.0))
         A = layer_units(Aw, layout, last, cap)
         out[start:stop] = A[:stop - start]
+    restore_fp_mode(saved_mode)

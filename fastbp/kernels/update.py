@@ -1,30 +1,77 @@
-"""Parameter updates on the flat buffer."""
+"""Parameter updates on the flat buffer: SGD, momentum, Nesterov, Adam.
 
+Every rule sees the gradient of the regularised cost: for weights (never
+biases) the data gradient plus (λ2/n)·w plus (λ1/n)·sign(w). Velocity and
+moment buffers share the parameters' layout. The momentum rules are
+scikit-learn's (so its users get the same trajectories):
+v ← μv − ηg, then θ ← θ + v (classical) or θ ← θ + μv − ηg (Nesterov).
+Adam (Kingma & Ba, with bias correction):
+m ← β1 m + (1−β1) g, v ← β2 v + (1−β2) g², θ ← θ − η_t m/(√v + ε),
+η_t = η √(1−β2^t)/(1−β1^t).
+"""
+
+import numpy as np
 from numba import njit
 
 from .._config import JIT
-from .codes import B_OFF, N_OUT, W_OFF
+from .codes import ADAM, B_OFF, MOMENTUM, NESTEROV, W_OFF
 
 
 @njit(**JIT)
-def sgd_update(theta, grad, layout, lr, decay):
-    """theta -= lr·grad, and weights (never biases) also shrink by (1 - decay).
+def regularised_gradient(grad, theta, layout, l2n, l1n):
+    """grad += (λ2/n)·w + (λ1/n)·sign(w) on the weights of every layer."""
+    zero = theta.dtype.type(0.0)
+    for layer in range(layout.shape[0]):
+        # 0-based slices: numba then knows indices are non-negative and LLVM vectorises.
+        w = theta[layout[layer, W_OFF]:layout[layer, B_OFF]]
+        g = grad[layout[layer, W_OFF]:layout[layer, B_OFF]]
+        if l2n != zero:
+            for k in range(w.shape[0]):
+                g[k] += l2n * w[k]
+        if l1n != zero:
+            for k in range(w.shape[0]):
+                g[k] += l1n if w[k] > zero else (-l1n if w[k] < zero else zero)
 
-    With decay = lr·λ/n this is Nielsen's L2 step
-    w -> (1 - ηλ/n) w - η ∂C0/∂w.
+
+@njit(**JIT)
+def optimizer_step(theta, grad, opt, lr, mu, beta1, beta2, eps, first, second, step):
+    """Apply one update of rule ``opt`` with the (regularised) gradient ``grad``.
+
+    first: velocity (momentum, Nesterov) or first moment (Adam); second: Adam's
+    second moment; both (n_parameters,) of theta's dtype. step: int64 array of
+    one element, Adam's t, incremented here. lr, mu, beta1, beta2, eps are
+    scalars of theta's dtype.
     """
     one = theta.dtype.type(1.0)
-    keep = one - decay
-    for layer in range(layout.shape[0]):
-        # Loops over 0-based slices: numba then knows the index is never
-        # negative and LLVM vectorises (3x faster than indexing theta by offset).
-        w0 = layout[layer, W_OFF]
-        b0 = layout[layer, B_OFF]
-        w = theta[w0:b0]
-        g = grad[w0:b0]
-        for k in range(w.shape[0]):
-            w[k] = keep * w[k] - lr * g[k]
-        b = theta[b0:b0 + layout[layer, N_OUT]]
-        gb = grad[b0:b0 + layout[layer, N_OUT]]
-        for k in range(b.shape[0]):
-            b[k] -= lr * gb[k]
+    zero = theta.dtype.type(0.0)
+    # Moments of parameters whose gradient is exactly 0 (saturated or dead
+    # units) decay geometrically into subnormal numbers, which cost ~100x per
+    # operation on x86: flush them to 0 below float32's smallest normal.
+    tiny = theta.dtype.type(1.1754944e-38)
+    n = theta.shape[0]
+    if opt == MOMENTUM or opt == NESTEROV:
+        for k in range(n):
+            f = mu * first[k] - lr * grad[k]
+            first[k] = f if abs(f) >= tiny else zero
+        if opt == MOMENTUM:
+            for k in range(n):
+                theta[k] += first[k]
+        else:
+            for k in range(n):
+                theta[k] += mu * first[k] - lr * grad[k]
+    elif opt == ADAM:
+        step[0] += 1
+        t = theta.dtype.type(step[0])
+        lr_t = lr * np.sqrt(one - beta2 ** t) / (one - beta1 ** t)
+        for k in range(n):
+            g = grad[k]
+            m = beta1 * first[k] + (one - beta1) * g
+            v = beta2 * second[k] + (one - beta2) * g * g
+            m = m if abs(m) >= tiny else zero
+            v = v if v >= tiny else zero
+            first[k] = m
+            second[k] = v
+            theta[k] -= lr_t * m / (np.sqrt(v) + eps)
+    else:  # SGD
+        for k in range(n):
+            theta[k] -= lr * grad[k]

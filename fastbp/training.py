@@ -1,0 +1,317 @@
+"""The loop behind ``Network.fit``: epochs, schedules, monitoring, stopping.
+
+Everything per mini-batch happens in the compiled ``train_epoch``; this
+module runs once per epoch (or per chunk of an epoch, so that Ctrl-C is
+answered within a fraction of a second) and keeps the network's state
+consistent: an epoch that fails leaves parameters, optimizer state and
+history as they were after the last completed one.
+"""
+
+import math
+import time
+import warnings
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import _validation as v
+from . import kernels as K
+from . import optimizers as optim
+from . import schedules as sched
+from .datasets import train_test_split
+from .history import History
+from .kernels import codes
+from .stopping import EarlyStopping
+
+#: Samples per compiled call within an epoch: the kernel returns this often,
+#: so an interrupt lands between mini-batches within milliseconds, while the
+#: per-call overhead (tens of microseconds) stays negligible.
+CHUNK_SAMPLES = 8192
+
+#: Samples the per-epoch diagnostics are computed on.
+DIAGNOSTIC_SAMPLES = 1000
+
+
+class OptimizerState:
+    """Velocity / moments / step count of a stochastic optimizer, in the
+    parameters' flat layout, kept on the network between fits."""
+
+    def __init__(self, optimizer, n_parameters, dtype):
+        self.optimizer = optimizer
+        self.first = np.zeros(n_parameters if optimizer.code != codes.SGD else 0, dtype=dtype)
+        self.second = np.zeros(n_parameters if optimizer.code == codes.ADAM else 0, dtype=dtype)
+        self.step = np.zeros(1, dtype=np.int64)
+
+    def snapshot(self):
+        return self.first.copy(), self.second.copy(), self.step.copy()
+
+    def restore(self, saved):
+        self.first[...], self.second[...], self.step[...] = saved
+
+
+def check_fit_arguments(epochs, batch_size, learning_rate, l2, l1, dropout, optimizer, schedule,
+                        validation_fraction, early_stopping, callbacks):
+    """Validate and normalise fit's hyperparameters (before any state changes)."""
+    epochs = v.check_int("epochs", epochs, minimum=0)
+    batch_size = v.check_int("batch_size", batch_size, minimum=1)
+    learning_rate = v.check_float("learning_rate", learning_rate, low=0.0, low_open=True)
+    l2 = v.check_float("l2", l2, low=0.0)
+    l1 = v.check_float("l1", l1, low=0.0)
+    dropout = v.check_float("dropout", dropout, 0.0, 1.0, high_open=True)
+    optimizer = optim.get(optimizer)
+    schedule = sched.get(schedule)
+    if validation_fraction is not None:
+        validation_fraction = v.check_float("validation_fraction", validation_fraction, 0.0, 1.0,
+                                            low_open=True, high_open=True)
+    if early_stopping is True:
+        early_stopping = EarlyStopping()
+    elif early_stopping in (None, False):
+        early_stopping = None
+    elif not isinstance(early_stopping, EarlyStopping):
+        raise TypeError(f"early_stopping must be True, False, None or a fastbp.EarlyStopping; "
+                        f"got {early_stopping!r}")
+    callbacks = list(callbacks)
+    for f in callbacks:
+        if not callable(f):
+            raise TypeError(f"callbacks must be callables f(epoch, logs); got {f!r}")
+    return (epochs, batch_size, learning_rate, l2, l1, dropout, optimizer, schedule,
+            validation_fraction, early_stopping, callbacks)
+
+
+def split_validation(X, Y, labels, sw, fraction, rng):
+    """Split a stratified (by label, when there are labels) validation part off."""
+    n = X.shape[0]
+    keys = labels if labels.shape[0] else np.zeros(n, dtype=np.int64)
+    index = np.arange(n)
+    train, _, held, _ = train_test_split(index, keys, fraction, seed=rng, stratify=bool(labels.shape[0]))
+    if len(train) == 0 or len(held) == 0:
+        raise ValueError(f"validation_fraction={fraction} leaves an empty training or validation part "
+                         f"of {n} samples")
+    def part(idx):
+        return X[idx], Y[idx], labels[idx] if labels.shape[0] else labels, sw[idx]
+    return part(np.sort(train)), part(np.sort(held))
+
+
+class Trainer:
+    """One call of ``Network.fit``."""
+
+    def __init__(self, net, data, validation, epochs, batch_size, learning_rate, l2, l1, dropout,
+                 optimizer, schedule, early_stopping, evaluate_training, diagnostics, shuffle,
+                 verbose, callbacks):
+        self.net = net
+        self.X, self.Y, self.labels, self.sw = data
+        self.validation = validation
+        self.n = self.X.shape[0]
+        self.epochs = epochs
+        self.batch_size = min(batch_size, self.n)
+        self.lr0 = learning_rate
+        self.l2, self.l1, self.dropout = l2, l1, dropout
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.early_stopping = early_stopping
+        self.evaluate_training = evaluate_training
+        self.diagnostics = diagnostics
+        self.shuffle = shuffle
+        self.verbose = verbose
+        self.callbacks = callbacks
+        self.history = History()
+        if early_stopping is not None and early_stopping.monitor.startswith("val_") and validation is None:
+            raise ValueError(f"early stopping on {early_stopping.monitor!r} needs validation_data or "
+                             f"validation_fraction")
+
+    # ----------------------------------------------------------------- helpers
+    def _state(self):
+        net = self.net
+        state = net._optimizer_state
+        if state is None or state.optimizer != self.optimizer:
+            state = OptimizerState(self.optimizer, net.n_parameters, net.dtype)
+        return state
+
+    def _regularisation(self):
+        """λ2/(2n) Σw² + λ1/n Σ|w| for the training-set size n (float64)."""
+        return self.net._penalty(self.l2, self.l1, self.n)
+
+    def _dropout_mask(self):
+        hidden = self.net._n_units - self.net.n_outputs
+        if self.dropout == 0.0 or hidden == 0:
+            return np.zeros((0, 0), dtype=np.uint8)
+        keep = self.net._rng.random((self.n, hidden), dtype=np.float32) >= self.dropout
+        return keep.view(np.uint8)
+
+    def _diagnostic_rows(self):
+        rng = np.random.default_rng(0)
+        m = min(self.n, DIAGNOSTIC_SAMPLES)
+        return np.sort(rng.choice(self.n, m, replace=False)) if m < self.n else np.arange(self.n)
+
+    # -------------------------------------------------------------------- run
+    def run(self):
+        net = self.net
+        if self.optimizer.full_batch:
+            return self._run_full_batch()
+        state = self._state()
+        hyper = np.zeros(codes.N_HYPER, dtype=np.float64)
+        opt = self.optimizer
+        if isinstance(opt, optim.SGD):
+            hyper[codes.H_MU] = opt.momentum
+        else:
+            hyper[codes.H_BETA1], hyper[codes.H_BETA2], hyper[codes.H_EPS] = opt.beta1, opt.beta2, opt.epsilon
+        hyper[codes.H_L2] = self.l2 / self.n
+        hyper[codes.H_L1] = self.l1 / self.n
+        hyper[codes.H_KEEP] = 1.0 - self.dropout
+        Zw, Aw, Dw, ident = net._work(self.batch_size)
+        grad = np.empty(net.n_parameters if opt.code != codes.SGD else 0, dtype=net.dtype)
+        chunk = max(1, CHUNK_SAMPLES // self.batch_size) * self.batch_size
+        diag_rows = self._diagnostic_rows() if self.diagnostics else None
+        best = None
+        stalled = 0
+        bar = tqdm(total=self.epochs, desc="fit", unit="epoch", disable=not self.verbose, leave=False)
+        try:
+            for _ in range(self.epochs):
+                epoch = len(net._records) + 1
+                lr = self.schedule.rate(epoch, self.lr0, net._records)
+                if lr is None:
+                    break
+                hyper[codes.H_LR] = lr
+                started = time.perf_counter()
+                saved_theta = net._theta.copy()
+                saved_state = state.snapshot()
+                order = net._rng.permutation(self.n) if self.shuffle else np.arange(self.n, dtype=np.int64)
+                mask = self._dropout_mask()
+                weighted_cost = total_weight = 0.0
+                correct = 0
+                try:
+                    for start in range(0, self.n, chunk):
+                        c, w, k, _ = K.train_epoch(
+                            net._theta, net._layout, net._acts, net._leak, net._cost, self.X, self.Y, self.sw,
+                            self.labels, order[start:start + chunk], self.batch_size, opt.code, hyper,
+                            state.first, state.second, state.step, grad, mask, ident, Zw, Aw, Dw)
+                        weighted_cost += c
+                        total_weight += w
+                        correct += k
+                        if not math.isfinite(c):
+                            break
+                except KeyboardInterrupt:
+                    # The kernel returns between mini-batches: the parameters
+                    # are those after the last completed one.
+                    net._optimizer_state = state
+                    self.history.interrupted = True
+                    warnings.warn(f"training interrupted during epoch {epoch}; the network keeps the "
+                                  f"parameters after its last completed mini-batch", RuntimeWarning,
+                                  stacklevel=3)
+                    break
+                if not (math.isfinite(weighted_cost) and np.isfinite(net._theta).all()):
+                    net._theta[...] = saved_theta
+                    state.restore(saved_state)
+                    raise FloatingPointError(
+                        f"training diverged in epoch {epoch}: the cost or the parameters became "
+                        f"{'NaN' if math.isnan(weighted_cost) else 'infinite'} with learning_rate={lr:g}. "
+                        f"The network keeps its parameters from the end of epoch {epoch - 1}; "
+                        f"try a smaller learning rate.")
+                net._optimizer_state = state
+                record = {"epoch": epoch, "cost": weighted_cost / total_weight + self._regularisation()}
+                if self.labels.shape[0]:
+                    record["accuracy"] = correct / self.n
+                self._evaluations(record, diag_rows)
+                record["learning_rate"] = lr
+                record["time"] = time.perf_counter() - started
+                self.history.append(record)
+                net._records.append(dict(record))
+                bar.update(1)
+                bar.set_postfix(cost=f"{record['cost']:.4g}")
+
+                if self.early_stopping is not None:
+                    value = record.get(self.early_stopping.monitor)
+                    if value is None:
+                        raise ValueError(f"early stopping monitors {self.early_stopping.monitor!r}, "
+                                         f"which is not recorded; recorded: {sorted(record)}")
+                    if self.early_stopping.improved(value, None if best is None else best[0]):
+                        best = (value, net._theta.copy(), epoch)
+                        stalled = 0
+                    else:
+                        stalled += 1
+                    if stalled >= self.early_stopping.patience:
+                        break
+                if any([f(epoch, dict(record)) for f in self.callbacks]):
+                    break
+        finally:
+            bar.close()
+        if best is not None and self.early_stopping.restore_best:
+            net._theta[...] = best[1]
+            self.history.best_epoch = best[2]
+        return self.history
+
+    def _evaluations(self, record, diag_rows):
+        """Full-pass metrics after an epoch: training set, validation set, diagnostics."""
+        net = self.net
+        if self.evaluate_training:
+            scores = net._evaluate(self.X, self.Y, self.labels, self.sw, self.l2, self.l1, n_reg=self.n)
+            record["train_cost"] = scores["cost"]
+            if scores["accuracy"] is not None:
+                record["train_accuracy"] = scores["accuracy"]
+        if self.validation is not None:
+            scores = net._evaluate(*self.validation, self.l2, self.l1, n_reg=self.n)
+            record["val_cost"] = scores["cost"]
+            if scores["accuracy"] is not None:
+                record["val_accuracy"] = scores["accuracy"]
+        if diag_rows is not None:
+            record.update(net._diagnose(self.X[diag_rows], self.Y[diag_rows], self.sw[diag_rows]))
+
+    # ------------------------------------------------------------- full batch
+    def _run_full_batch(self):
+        """L-BFGS / CG over the whole training set with scipy.optimize.minimize;
+        one history record per iteration."""
+        from scipy.optimize import minimize
+
+        net = self.net
+        if self.dropout:
+            raise ValueError("dropout needs a stochastic optimizer ('sgd', 'momentum', 'nesterov', 'adam')")
+        if self.epochs == 0:
+            return self.history
+        start_theta = net._theta.copy()
+        dt = net.dtype
+        best = [None]
+        started = [time.perf_counter()]
+
+        def fun(theta64):
+            net._theta[...] = theta64.astype(dt)
+            cost, grad = net._cost_and_gradient(self.X, self.Y, self.sw, self.l2, self.l1)
+            return cost, grad.astype(np.float64)
+
+        def callback(intermediate_result):
+            net._theta[...] = intermediate_result.x.astype(dt)
+            epoch = len(net._records) + 1
+            record = {"epoch": epoch, "cost": float(intermediate_result.fun)}
+            if self.labels.shape[0]:
+                record["accuracy"] = net._evaluate(self.X, self.Y, self.labels, self.sw, 0.0, 0.0)["accuracy"]
+            self._evaluations(record, None)
+            record["time"] = time.perf_counter() - started[0]
+            started[0] = time.perf_counter()
+            self.history.append(record)
+            net._records.append(dict(record))
+            stop = any([f(epoch, dict(record)) for f in self.callbacks])
+            if self.early_stopping is not None:
+                value = record[self.early_stopping.monitor]
+                if self.early_stopping.improved(value, None if best[0] is None else best[0][0]):
+                    best[0] = (value, net._theta.copy(), epoch, 0)
+                else:
+                    best[0] = best[0][:3] + (best[0][3] + 1,)
+                    stop = stop or best[0][3] >= self.early_stopping.patience
+            if stop:
+                raise StopIteration
+
+        options = {"maxiter": self.epochs}
+        if isinstance(self.optimizer, optim.LBFGS):
+            options["maxfun"] = self.optimizer.max_fun
+        result = minimize(fun, start_theta.astype(np.float64), jac=True, method=self.optimizer.method,
+                          options=options, callback=callback)
+        final = result.x.astype(dt)
+        if not np.isfinite(final).all():
+            net._theta[...] = start_theta
+            raise FloatingPointError(f"{self.optimizer.method} diverged: the parameters became NaN or "
+                                     f"infinite; the network keeps its parameters from before this fit")
+        net._theta[...] = final
+        if best[0] is not None and self.early_stopping.restore_best:
+            net._theta[...] = best[0][1]
+            self.history.best_epoch = best[0][2]
+        self.history.optimizer_result = result
+        return self.history

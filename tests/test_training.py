@@ -1,0 +1,396 @@
+"""Training options against the numpy reference: optimizers, schedules,
+initializers, regularisation, early stopping, monitoring, diagnostics."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from conftest import DTYPES, activations_of, assert_close, reference_params
+
+import fastbp
+from fastbp import reference as ref
+from fastbp import schedules
+from fastbp.optimizers import SGD, Adam
+
+
+def _problem(seed=0, n=24, sizes=(5, 6, 3)):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, sizes[0]))
+    y = rng.integers(0, sizes[-1], n)
+    return X, y
+
+
+def _numpy_update(kind, theta, g, lr, state, t, mu=0.9, b1=0.9, b2=0.999, eps=1e-8, nesterov=False):
+    """One optimizer step in plain numpy (scikit-learn's momentum form, Adam with bias correction)."""
+    if kind == "sgd":
+        return theta - lr * g
+    if kind == "momentum":
+        state["v"] = mu * state["v"] - lr * g
+        return theta + (mu * state["v"] - lr * g if nesterov else state["v"])
+    state["m"] = b1 * state["m"] + (1 - b1) * g
+    state["s"] = b2 * state["s"] + (1 - b2) * g * g
+    lr_t = lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+    return theta - lr_t * state["m"] / (np.sqrt(state["s"]) + eps)
+
+
+def _flat(ws, bs):
+    return np.concatenate([np.concatenate([w.ravel(), b]) for w, b in zip(ws, bs)])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("optimizer,kind,nesterov", [
+    (SGD(), "sgd", False), (SGD(momentum=0.9), "momentum", False),
+    (SGD(momentum=0.9, nesterov=True), "momentum", True), (Adam(), "adam", False),
+])
+def test_optimizers_match_numpy_steps_on_reference_gradients(optimizer, kind, nesterov, dtype):
+    """Full-batch steps (batch = all rows, no shuffle): each epoch is one step,
+    so three epochs are three hand-computed updates with carried state."""
+    X, y = _problem()
+    net = fastbp.Network([5, 6, 3], hidden_activation="tanh", output_activation="softmax",
+                         cost="log_likelihood", dtype=dtype, seed=1)
+    weights, biases = reference_params(net)
+    theta = _flat(weights, biases)
+    Y = np.eye(3)[y]
+    state = {"v": 0.0, "m": 0.0, "s": 0.0}
+    for t in range(1, 4):
+        ws, bs = fastbp.network.split(theta.copy(), net._layout)
+        nw, nb = ref.backprop(ws, bs, X.astype(dtype).astype(np.float64), Y, activations_of(net),
+                              "log_likelihood", l2=0.5, n_total=len(X))
+        theta = _numpy_update(kind, theta, _flat(nw, nb), 0.05, state, t, nesterov=nesterov)
+    net.fit(X, y, epochs=3, batch_size=len(X), learning_rate=0.05, l2=0.5, optimizer=optimizer, shuffle=False)
+    assert_close(net.parameters, theta, dtype)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam"])
+def test_n_calls_of_one_epoch_equal_one_call_of_n_epochs(optimizer):
+    X, y = _problem(1, n=40)
+    options = dict(batch_size=7, learning_rate=0.05, l2=0.1, l1=0.01, dropout=0.2, optimizer=optimizer,
+                   schedule=schedules.StepDecay(step_size=2, gamma=0.5))
+    one = fastbp.Network([5, 6, 3], seed=3)
+    h1 = one.fit(X, y, epochs=5, **options)
+    many = fastbp.Network([5, 6, 3], seed=3)
+    for _ in range(5):
+        many.partial_fit(X, y, **options)
+    np.testing.assert_array_equal(one.parameters, many.parameters)
+    assert many.history["learning_rate"] == h1["learning_rate"] == [0.05, 0.05, 0.025, 0.025, 0.0125]
+    assert many.history["epoch"] == [1, 2, 3, 4, 5]
+
+
+def test_changing_optimizer_starts_fresh_state_and_reset_forgets_epochs():
+    X, y = _problem()
+    net = fastbp.Network([5, 6, 3], seed=0)
+    net.fit(X, y, epochs=2, optimizer="adam", learning_rate=0.01)
+    assert net._optimizer_state.step[0] > 0
+    net.fit(X, y, epochs=1, optimizer="momentum", learning_rate=0.01)
+    assert net._optimizer_state.step[0] == 0 and net._optimizer_state.first.any()
+    assert len(net.history) == 3
+    net.reset_optimizer()
+    assert net._optimizer_state is None and len(net.history) == 0
+
+
+def test_schedules_follow_their_formulas():
+    assert schedules.Constant().rate(7, 0.3, []) == 0.3
+    assert schedules.InverseScaling(0.5).rate(4, 1.0, []) == 0.5
+    step = schedules.StepDecay(step_size=3, gamma=0.1)
+    assert [step.rate(e, 1.0, []) for e in range(1, 8)] == pytest.approx([1, 1, 1, 0.1, 0.1, 0.1, 0.01])
+
+
+def _records(values, key="cost"):
+    return [{key: v} for v in values]
+
+
+def test_adaptive_divides_by_five_after_stalls_and_stops_at_min_lr():
+    adaptive = schedules.Adaptive(patience=2, tol=1e-4)
+    improving = _records([5, 4, 3, 2])
+    assert adaptive.rate(5, 1.0, improving) == 1.0
+    stalled = _records([5, 4, 4, 4, 4])        # 3 epochs without improvement > patience 2
+    assert adaptive.rate(6, 1.0, stalled) == pytest.approx(0.2)
+    flat = _records([1.0] * 40)
+    assert adaptive.rate(41, 1e-5, flat) is None     # 1e-5 -> 2e-6 -> 4e-7 <= min_lr: stop
+
+
+def test_nielsen_halving_stops_at_one_128th():
+    halving = schedules.Halving(patience=2)
+    acc = _records([0.5, 0.6, 0.6, 0.6], key="val_accuracy")   # no improvement for 2 epochs
+    assert halving.rate(5, 1.0, acc) == 0.5
+    assert halving.rate(30, 1.0, _records([0.5] * 13, key="val_accuracy")) == pytest.approx(1 / 64)
+    assert halving.rate(30, 1.0, _records([0.5] * 15, key="val_accuracy")) is None
+
+
+def test_schedule_that_stops_ends_fit_and_adaptive_lowers_the_rate_in_training():
+    X, y = _problem(2, n=30)
+    net = fastbp.Network([5, 4, 3], seed=0)
+    h = net.fit(X, y, epochs=60, batch_size=30, learning_rate=1e-9,
+                schedule=schedules.Adaptive(patience=1, tol=1.0, min_lr=1e-12))
+    assert len(h) < 60                                     # stopped by the schedule
+    assert h["learning_rate"][0] == 1e-9 and h["learning_rate"][-1] < 1e-11
+
+
+@pytest.mark.parametrize("name,check", [
+    ("zeros", lambda w, b, n_in, n_out: np.all(w == 0) and np.all(b == 0)),
+    ("uniform", lambda w, b, n_in, n_out: np.abs(w).max() <= 0.12 and np.abs(b).max() <= 0.12
+        and np.abs(w).max() > 0.11),
+    ("large", lambda w, b, n_in, n_out: abs(w.std() - 1) < 0.02),
+    ("nielsen", lambda w, b, n_in, n_out: abs(w.std() * np.sqrt(n_in) - 1) < 0.02),
+    ("glorot_normal", lambda w, b, n_in, n_out: abs(w.std() / np.sqrt(2 / (n_in + n_out)) - 1) < 0.02
+        and np.all(b == 0)),
+    ("glorot_uniform", lambda w, b, n_in, n_out: np.abs(w).max() <= np.sqrt(6 / (n_in + n_out))
+        and abs(w.std() / np.sqrt(2 / (n_in + n_out)) - 1) < 0.02),
+    ("he_normal", lambda w, b, n_in, n_out: abs(w.std() / np.sqrt(2 / n_in) - 1) < 0.02 and np.all(b == 0)),
+    ("he_uniform", lambda w, b, n_in, n_out: np.abs(w).max() <= np.sqrt(6 / n_in)
+        and abs(w.std() / np.sqrt(2 / n_in) - 1) < 0.02),
+])
+def test_initializers_have_their_distributions(name, check):
+    """300 x 400 = 120,000 draws: a sample std is within 0.4% (3 sd) of the true one; 2% is safe."""
+    net = fastbp.Network([400, 300, 2], init=name, seed=0)
+    assert check(net.weights[0], net.biases[0], 400, 300)
+
+
+def test_zero_initialisation_shows_the_symmetry_problem():
+    X, y = _problem(3, n=50)
+    net = fastbp.Network([5, 8, 3], init="zeros", seed=0)
+    net.fit(X, y, epochs=20, batch_size=5, learning_rate=1.0)
+    W = net.weights[0]
+    assert np.allclose(W, W[0])            # every hidden unit stayed identical
+
+
+def _masked_reference_cost(weights, biases, X, Y, acts, cost, mask, keep):
+    """Cost of the network with fixed inverted-dropout masks on the hidden layers."""
+    a = X
+    for layer, (W, b, name) in enumerate(zip(weights, biases, acts)):
+        z = a @ W.T + b
+        a = ref.activation(z, name)
+        if layer < len(weights) - 1:
+            a = a * mask[layer] / keep
+    return float(np.mean(ref.sample_costs(z, a, Y, cost)))
+
+
+def test_dropout_gradient_with_a_fixed_mask_matches_finite_differences():
+    rng = np.random.default_rng(0)
+    X, y = _problem(4, n=9)
+    net = fastbp.Network([5, 6, 4, 3], hidden_activation="tanh", output_activation="softmax",
+                         cost="log_likelihood", seed=4)
+    keep = 0.7
+    mask = (rng.random((9, 10)) < keep).astype(np.uint8)
+    Xc, Y, _, sw = net._data(X, y)
+    Zw, Aw, Dw, ident = net._work(9)
+    grad = np.empty_like(net.parameters)
+    fastbp.kernels.full_gradient(net.parameters, net._layout, net._acts, net._leak, net._cost, Xc, Y, sw,
+                                 np.arange(9), ident, Zw, Aw, Dw, grad, mask, 0.7)
+    weights, biases = reference_params(net)
+    masks = [mask[:, :6], mask[:, 6:]]
+    theta = _flat(weights, biases)
+    numeric = np.zeros_like(theta)
+    h = 1e-6
+    for k in range(theta.size):
+        for sign in (1, -1):
+            t = theta.copy()
+            t[k] += sign * h
+            ws, bs = fastbp.network.split(t, net._layout)
+            numeric[k] += sign * _masked_reference_cost(ws, bs, X, Y, activations_of(net), "log_likelihood",
+                                                        masks, keep) / (2 * h)
+    rel = np.linalg.norm(numeric - grad) / np.linalg.norm(numeric + grad)
+    assert rel < 1e-7          # central differences in float64: ~1e-10; a wrong mask gives O(1)
+
+
+def test_l1_gradient_matches_finite_differences_and_reference():
+    X, y = _problem(5)
+    net = fastbp.Network([5, 6, 3], seed=5)
+    g = net.gradient(X, y, l1=0.3, l2=0.2, flat=True)
+    theta = net.parameters.copy()
+    numeric = np.zeros_like(theta)
+    h = 1e-6
+    for k in range(theta.size):       # no weight is within h of 0 for this seed
+        for sign in (1, -1):
+            net.parameters[k] = theta[k] + sign * h
+            numeric[k] += sign * net.cost(X, y, l1=0.3, l2=0.2) / (2 * h)
+        net.parameters[k] = theta[k]
+    assert np.linalg.norm(numeric - g) / np.linalg.norm(numeric + g) < 1e-7
+    mask = net._weight_mask
+    plain = net.gradient(X, y, flat=True)
+    np.testing.assert_allclose(g[mask] - plain[mask], (0.2 * theta[mask] + 0.3 * np.sign(theta[mask])) / len(X),
+                               rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(g[~mask], plain[~mask], rtol=1e-12)
+
+
+def test_l1_sgd_step_matches_reference_update():
+    X, y = _problem(6)
+    net = fastbp.Network([5, 6, 3], seed=6)
+    theta = net.parameters.copy()
+    g = net.gradient(X, y, l1=0.4, flat=True)
+    net.fit(X, y, epochs=1, batch_size=len(X), learning_rate=0.1, l1=0.4, shuffle=False)
+    np.testing.assert_allclose(net.parameters, theta - 0.1 * g, rtol=1e-10, atol=1e-13)
+
+
+def test_dropout_is_off_at_prediction_and_training_with_it_still_learns(digits):
+    X, y, Xt, yt = digits
+    net = fastbp.Network([64, 60, 10], output_activation="softmax", cost="log_likelihood", seed=0)
+    net.fit(X, y, epochs=15, batch_size=20, learning_rate=0.2, dropout=0.3)
+    np.testing.assert_array_equal(net.predict_proba(Xt), net.predict_proba(Xt))   # deterministic
+    assert net.evaluate(Xt, yt)["accuracy"] > 0.9
+
+
+@pytest.mark.slow
+def test_adam_on_digits_reaches_97_percent_and_early_stopping_restores_best(digits):
+    X, y, Xt, yt = digits
+    net = fastbp.Network([64, 100, 10], output_activation="softmax", cost="log_likelihood", seed=0)
+    h = net.fit(X, y, epochs=60, batch_size=32, learning_rate=1e-3, optimizer="adam",
+                validation_data=(Xt, yt),
+                early_stopping=fastbp.EarlyStopping(monitor="val_accuracy", patience=8))
+    best = max(h["val_accuracy"])
+    assert h.best_epoch == h["epoch"][int(np.argmax(h["val_accuracy"]))]
+    assert net.evaluate(Xt, yt)["accuracy"] == best          # the restored weights score the best
+    assert best >= 0.97
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement():
+    X, y = _problem(7, n=60)
+    net = fastbp.Network([5, 4, 3], seed=0)
+    h = net.fit(X, y, epochs=100, batch_size=60, learning_rate=1e-12, validation_fraction=0.25,
+                early_stopping=fastbp.EarlyStopping(monitor="val_cost", patience=3, min_delta=1e-3))
+    assert len(h) == 4                 # epoch 1 sets the best; 3 more without a 1e-3 improvement
+    with pytest.raises(ValueError, match="needs validation_data or validation_fraction"):
+        net.fit(X, y, epochs=2, early_stopping=True)
+
+
+def test_validation_fraction_splits_a_stratified_part():
+    X = np.arange(200, dtype=float).reshape(100, 2)
+    y = np.repeat([0, 1], [80, 20])
+    net = fastbp.Network([2, 2], seed=0)
+    seen = {}
+    original = net._evaluate
+
+    def spy(X, Y, labels, sw, l2, l1, n_reg=None):
+        seen.setdefault("val", (len(X), np.bincount(labels, minlength=2)))
+        return original(X, Y, labels, sw, l2, l1, n_reg)
+    net._evaluate = spy
+    net.fit(X, y, epochs=1, validation_fraction=0.2)
+    assert seen["val"][0] == 20 and seen["val"][1].tolist() == [16, 4]
+
+
+def test_monitoring_records_what_was_asked(digits):
+    X, y, Xt, yt = digits
+    net = fastbp.Network([64, 20, 10], seed=0)
+    h = net.fit(X[:300], y[:300], epochs=2, learning_rate=1.0, l2=0.5, evaluate_training=True,
+                validation_data=(Xt[:100], yt[:100]))
+    assert set(h.keys()) == {"epoch", "cost", "accuracy", "train_cost", "train_accuracy", "val_cost",
+                             "val_accuracy", "learning_rate", "time"}
+    assert h["train_cost"][-1] == pytest.approx(net.cost(X[:300], y[:300], l2=0.5))
+    assert h["train_accuracy"][-1] == pytest.approx(net.evaluate(X[:300], y[:300])["accuracy"])
+    # validation cost carries the training objective's penalty, λ/2n with the training n
+    penalty_train = net.cost(X[:300], y[:300], l2=0.5) - net.cost(X[:300], y[:300])
+    assert h["val_cost"][-1] == pytest.approx(net.cost(Xt[:100], yt[:100]) + penalty_train)
+    assert all(t > 0 for t in h["time"])
+
+
+def test_callbacks_stop_training_and_see_the_logs():
+    X, y = _problem(8)
+    seen = []
+
+    def stop_at_three(epoch, logs):
+        seen.append((epoch, sorted(logs)))
+        return epoch == 3
+    h = fastbp.Network([5, 4, 3], seed=0).fit(X, y, epochs=10, callbacks=[stop_at_three])
+    assert len(h) == 3 and seen[0][0] == 1 and "cost" in seen[0][1]
+
+
+def test_diagnostics_show_vanishing_gradients_in_deep_sigmoid_nets_not_relu_he(digits):
+    X, y, _, _ = digits
+    deep = [64, 30, 30, 30, 30, 30, 10]
+    sig = fastbp.Network(deep, seed=0)
+    relu = fastbp.Network(deep, hidden_activation="relu", output_activation="softmax",
+                          cost="log_likelihood", init="he_normal", seed=0)
+    d_sig = sig.diagnose(X[:500], y[:500])["grad_norms"]
+    d_relu = relu.diagnose(X[:500], y[:500])["grad_norms"]
+    assert d_sig[0] * 10 <= d_sig[-1]
+    assert d_relu[0] * 10 > d_relu[-1]
+    h = sig.fit(X, y, epochs=2, learning_rate=0.5, diagnostics=True)
+    assert len(h["grad_norms"][-1]) == 6 and len(h["saturation"][-1]) == 6
+    assert all(math.isnan(v) for v in h["dead_units"][-1])
+    dead = relu.diagnose(X[:500], y[:500])["dead_units"]
+    assert all(0.0 <= v <= 1.0 for v in dead[:-1]) and math.isnan(dead[-1])
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+def test_divergence_restores_parameters_and_optimizer_state(optimizer):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 4)) * 100
+    Y = rng.normal(size=(64, 1)) * 100
+    net = fastbp.Network([4, 16, 1], hidden_activation="relu", output_activation="identity", seed=0)
+    net.fit(X, Y, epochs=1, batch_size=8, learning_rate=1e-9, optimizer=optimizer)
+    theta, first, step = net.parameters.copy(), net._optimizer_state.first.copy(), net._optimizer_state.step.copy()
+    huge = 1e8 if optimizer == "momentum" else 1e200     # Adam's steps are about lr in size
+    with pytest.raises(FloatingPointError, match="diverged in epoch 2"):
+        net.fit(X, Y, epochs=5, batch_size=8, learning_rate=huge, optimizer=optimizer)
+    np.testing.assert_array_equal(net.parameters, theta)
+    np.testing.assert_array_equal(net._optimizer_state.first, first)
+    np.testing.assert_array_equal(net._optimizer_state.step, step)
+    assert len(net.history) == 1
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "cg"])
+def test_full_batch_optimizers_reduce_the_cost_with_one_record_per_iteration(method):
+    X, y = _problem(9, n=60)
+    net = fastbp.Network([5, 8, 3], cost="cross_entropy", seed=0)
+    start = net.cost(X, y, l2=0.1)
+    h = net.fit(X, y, epochs=30, optimizer=method, l2=0.1)
+    assert 1 <= len(h) <= 30 and h.optimizer_result is not None
+    assert h["cost"][-1] == pytest.approx(net.cost(X, y, l2=0.1))
+    assert net.cost(X, y, l2=0.1) < 0.7 * start
+
+
+def test_interrupt_keeps_the_last_completed_mini_batch(monkeypatch):
+    """Ctrl-C arrives between compiled chunks of an epoch: training stops with a
+    warning, the parameters are those after the last completed chunk, and the
+    interrupted epoch is not recorded."""
+    from fastbp import training
+    X, y = _problem(10, n=40)
+    net = fastbp.Network([5, 4, 3], seed=0)
+    net.fit(X, y, epochs=1, batch_size=4)
+    monkeypatch.setattr(training, "CHUNK_SAMPLES", 8)      # 2 mini-batches per chunk
+    real = training.K.train_epoch
+    calls = []
+
+    def interrupted(*args):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(args[0].copy())
+        out = real(*args)
+        calls[-1] = args[0].copy()
+        return out
+    monkeypatch.setattr(training.K, "train_epoch", interrupted)
+    with pytest.warns(RuntimeWarning, match="interrupted during epoch 2"):
+        h = net.fit(X, y, epochs=3, batch_size=4)
+    assert h.interrupted and len(h) == 0 and len(net.history) == 1
+    np.testing.assert_array_equal(net.parameters, calls[-1])
+
+
+def test_bad_training_options_raise_before_anything_changes():
+    X, y = _problem()
+    net = fastbp.Network([5, 6, 3], seed=0)
+    before = net.parameters.copy()
+    bad = [
+        (dict(optimizer="rmsprop"), ValueError, "optimizer must be one of"),
+        (dict(schedule="cosine"), ValueError, "schedule must be one of"),
+        (dict(dropout=1.0), ValueError, "dropout must be < 1"),
+        (dict(l1=-1), ValueError, "l1 must be >= 0"),
+        (dict(validation_fraction=1.5), ValueError, "validation_fraction must be < 1"),
+        (dict(early_stopping="yes"), TypeError, "early_stopping must be"),
+        (dict(validation_data=(X, y), validation_fraction=0.2), ValueError, "not both"),
+        (dict(callbacks=[1]), TypeError, "callbacks must be callables"),
+    ]
+    for kwargs, error, match in bad:
+        with pytest.raises(error, match=match):
+            net.fit(X, y, epochs=2, **kwargs)
+    with pytest.raises(ValueError, match="momentum must be < 1"):
+        SGD(momentum=1.0)
+    with pytest.raises(ValueError, match="beta2 must be < 1"):
+        Adam(beta2=1.0)
+    with pytest.raises(ValueError, match="nesterov=True needs momentum > 0"):
+        SGD(nesterov=True)
+    np.testing.assert_array_equal(net.parameters, before)
+    assert len(net.history) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        net.fit(X, y, epochs=1)
