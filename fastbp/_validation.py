@@ -220,3 +220,18 @@ def check_validation_data(validation_data):
         raise TypeError("validation_data must be a pair (X_val, y_val); "
                         f"got {type(validation_data).__name__}")
     return tuple(validation_data)
+
+
+def check_writable_path(name, path):
+    """A path whose directory exists, as a string (the file itself may not)."""
+    import os
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise TypeError(f"{name} must be a file path; got {path!r}") from None
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ValueError(f"{name}: the directory {directory!r} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(f"{name} must be a file path, not the directory {path!r}")
+    return path

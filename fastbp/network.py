@@ -297,7 +297,7 @@ class Network:
     def fit(self, X, y, epochs=30, batch_size=10, learning_rate=3.0, l2=0.0, l1=0.0, dropout=0.0,
             optimizer="sgd", schedule="constant", validation_data=None, validation_fraction=None,
             early_stopping=None, evaluate_training=False, diagnostics=False, shuffle=True,
-            sample_weight=None, verbose=False, callbacks=()):
+            sample_weight=None, verbose=False, callbacks=(), checkpoint=None, checkpoint_every=1):
         """Train by backpropagation; returns the ``History`` of this call.
 
         X: (n_samples, sizes[0]) array-like. y: integer class labels
@@ -329,6 +329,10 @@ class Network:
             units each epoch (see ``diagnose``), on up to 1,000 training samples.
         verbose: a progress bar over epochs. callbacks: ``f(epoch, logs)``
             after each epoch; returning True stops training.
+        checkpoint: a path; every ``checkpoint_every`` epochs and at the end
+            the network is saved there with its training state (atomically),
+            so ``fastbp.load(checkpoint).fit(...)`` continues exactly as an
+            uninterrupted run would.
 
         If the cost becomes NaN or infinite, raises FloatingPointError; the
         network keeps its parameters and optimizer state from the end of the
@@ -342,6 +346,9 @@ class Network:
          early_stopping, callbacks) = check_fit_arguments(
             epochs, batch_size, learning_rate, l2, l1, dropout, optimizer, schedule, validation_fraction,
             early_stopping, callbacks)
+        checkpoint_every = v.check_int("checkpoint_every", checkpoint_every, minimum=1)
+        if checkpoint is not None:
+            checkpoint = v.check_writable_path("checkpoint", checkpoint)
         data = self._data(X, y, sample_weight)
         validation = None
         if validation_data is not None:
@@ -353,8 +360,18 @@ class Network:
             data, validation = split_validation(*data, validation_fraction, self._rng)
         trainer = Trainer(self, data, validation, epochs, batch_size, learning_rate, l2, l1, dropout,
                           optimizer, schedule, early_stopping, bool(evaluate_training), bool(diagnostics),
-                          bool(shuffle), verbose, callbacks)
+                          bool(shuffle), verbose, callbacks, checkpoint, checkpoint_every)
         return trainer.run()
+
+    def save(self, path, training_state=True):
+        """Write the network to ``path`` (``.npz``: flat parameters + JSON header), atomically.
+
+        With ``training_state`` the optimizer state, random generator state
+        and epoch records are saved too, so training resumes exactly.
+        ``fastbp.load(path)`` reads it back; loading never executes code.
+        """
+        from . import io
+        io.save(self, v.check_writable_path("path", path), training_state=training_state)
 
     def partial_fit(self, X, y, batch_size=10, learning_rate=3.0, **options):
         """One more epoch on (X, y), continuing the optimizer state and the

@@ -97,7 +97,7 @@ class Trainer:
 
     def __init__(self, net, data, validation, epochs, batch_size, learning_rate, l2, l1, dropout,
                  optimizer, schedule, early_stopping, evaluate_training, diagnostics, shuffle,
-                 verbose, callbacks):
+                 verbose, callbacks, checkpoint=None, checkpoint_every=1):
         self.net = net
         self.X, self.Y, self.labels, self.sw = data
         self.validation = validation
@@ -114,6 +114,8 @@ class Trainer:
         self.shuffle = shuffle
         self.verbose = verbose
         self.callbacks = callbacks
+        self.checkpoint = checkpoint
+        self.checkpoint_every = checkpoint_every
         self.history = History()
         if early_stopping is not None and early_stopping.monitor.startswith("val_") and validation is None:
             raise ValueError(f"early stopping on {early_stopping.monitor!r} needs validation_data or "
@@ -148,6 +150,7 @@ class Trainer:
         net = self.net
         if self.optimizer.full_batch:
             return self._run_full_batch()
+        previous_state = net._optimizer_state
         state = self._state()
         hyper = np.zeros(codes.N_HYPER, dtype=np.float64)
         opt = self.optimizer
@@ -179,35 +182,27 @@ class Trainer:
                 mask = self._dropout_mask()
                 weighted_cost = total_weight = 0.0
                 correct = 0
-                try:
-                    for start in range(0, self.n, chunk):
-                        c, w, k, _ = K.train_epoch(
-                            net._theta, net._layout, net._acts, net._leak, net._cost, self.X, self.Y, self.sw,
-                            self.labels, order[start:start + chunk], self.batch_size, opt.code, hyper,
-                            state.first, state.second, state.step, grad, mask, ident, Zw, Aw, Dw)
-                        weighted_cost += c
-                        total_weight += w
-                        correct += k
-                        if not math.isfinite(c):
-                            break
-                except KeyboardInterrupt:
-                    # The kernel returns between mini-batches: the parameters
-                    # are those after the last completed one.
-                    net._optimizer_state = state
-                    self.history.interrupted = True
-                    warnings.warn(f"training interrupted during epoch {epoch}; the network keeps the "
-                                  f"parameters after its last completed mini-batch", RuntimeWarning,
-                                  stacklevel=3)
-                    break
+                net._optimizer_state = state
+                for start in range(0, self.n, chunk):
+                    c, w, k, _ = K.train_epoch(
+                        net._theta, net._layout, net._acts, net._leak, net._cost, self.X, self.Y, self.sw,
+                        self.labels, order[start:start + chunk], self.batch_size, opt.code, hyper,
+                        state.first, state.second, state.step, grad, mask, ident, Zw, Aw, Dw)
+                    weighted_cost += c
+                    total_weight += w
+                    correct += k
+                    if not math.isfinite(c):
+                        break
                 if not (math.isfinite(weighted_cost) and np.isfinite(net._theta).all()):
                     net._theta[...] = saved_theta
                     state.restore(saved_state)
+                    if not len(self.history):
+                        net._optimizer_state = previous_state     # a new optimizer's state is dropped
                     raise FloatingPointError(
                         f"training diverged in epoch {epoch}: the cost or the parameters became "
                         f"{'NaN' if math.isnan(weighted_cost) else 'infinite'} with learning_rate={lr:g}. "
                         f"The network keeps its parameters from the end of epoch {epoch - 1}; "
                         f"try a smaller learning rate.")
-                net._optimizer_state = state
                 record = {"epoch": epoch, "cost": weighted_cost / total_weight + self._regularisation()}
                 if self.labels.shape[0]:
                     record["accuracy"] = correct / self.n
@@ -218,6 +213,8 @@ class Trainer:
                 net._records.append(dict(record))
                 bar.update(1)
                 bar.set_postfix(cost=f"{record['cost']:.4g}")
+                if self.checkpoint is not None and epoch % self.checkpoint_every == 0:
+                    net.save(self.checkpoint)
 
                 if self.early_stopping is not None:
                     value = record.get(self.early_stopping.monitor)
@@ -233,11 +230,20 @@ class Trainer:
                         break
                 if any([f(epoch, dict(record)) for f in self.callbacks]):
                     break
+        except KeyboardInterrupt:
+            # Compiled chunks cannot be interrupted midway: Python sees the
+            # signal between them, so the parameters (and optimizer state)
+            # are those after the last completed mini-batch.
+            self.history.interrupted = True
+            warnings.warn(f"training interrupted during epoch {len(net._records) + 1}; the network keeps "
+                          f"the parameters after its last completed mini-batch", RuntimeWarning, stacklevel=3)
         finally:
             bar.close()
         if best is not None and self.early_stopping.restore_best:
             net._theta[...] = best[1]
             self.history.best_epoch = best[2]
+        if self.checkpoint is not None and len(self.history):
+            net.save(self.checkpoint)
         return self.history
 
     def _evaluations(self, record, diag_rows):

@@ -45,3 +45,73 @@ def test_quiet_prints_only_the_summary(capsys):
     assert main(["train", "--quiet", "--epochs", "2", "--sizes", "64,10,10"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("held-out accuracy")
+
+
+def test_train_on_npz_and_csv_files_and_save_the_model(tmp_path, capsys):
+    import numpy as np
+
+    import fastbp
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5))
+    y = (X[:, 0] > 0).astype(int) + 2 * (X[:, 1] > 0)          # 4 classes
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    model = tmp_path / "m.npz"
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--epochs", "20", "--learning-rate", "1.0",
+                 "--save", str(model), "--quiet"]) == 0
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    assert float(summary.split("held-out accuracy ")[1].split(",")[0]) > 0.8
+    net = fastbp.load(model)
+    assert net.sizes == (5, 30, 4)
+    labels = np.array(["a", "b", "c", "d"])[y]
+    with open(tmp_path / "d.csv", "w") as f:
+        f.write("f0,f1,f2,f3,f4,label\n")
+        for row, label in zip(X, y + 1):        # labels 1..4 are mapped to classes 0..3
+            f.write(",".join(f"{v:.6f}" for v in row) + f",{label}\n")
+    assert labels.size == 300
+    assert main(["train", "--data", str(tmp_path / "d.csv"), "--label-column", "label", "--epochs", "5",
+                 "--quiet"]) == 0
+
+
+def test_corrupt_data_file_exits_2_with_a_clear_message(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    assert main(["train", "--data", str(bad), "--quiet"]) == 2
+    assert "fastbp train: error:" in capsys.readouterr().err
+    assert main(["train", "--save", str(tmp_path / "missing" / "m.npz"), "--quiet"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_bench_reports_a_speed_up(capsys):
+    assert main(["bench", "--sizes", "20,8,3", "--samples", "500", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "speed-up" in out and "samples/s" in out
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_training_and_saves_the_model(tmp_path):
+    import signal
+    import time
+
+    import numpy as np
+
+    import fastbp
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "big.npz", X=rng.random((20000, 200)), y=rng.integers(0, 10, 20000))
+    model = tmp_path / "m.npz"
+    exe = shutil.which("fastbp")
+    cmd = [exe] if exe else [sys.executable, "-m", "fastbp"]
+    proc = subprocess.Popen(cmd + ["train", "--data", str(tmp_path / "big.npz"), "--epochs", "1000",
+                                   "--sizes", "200,100,10", "--save", str(model)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()           # the header: training has started
+    while not line.startswith("epoch 2"):
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read()
+    proc.send_signal(signal.SIGINT)
+    started = time.perf_counter()
+    out, err = proc.communicate(timeout=60)
+    assert time.perf_counter() - started < 10       # stops within a chunk of mini-batches
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "(interrupted)" in out
+    net = fastbp.load(model)
+    assert len(net.history) >= 2 and np.isfinite(net.parameters).all()
