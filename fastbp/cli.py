@@ -218,6 +218,8 @@ def train(args, out=None):
                               learning_rate=learning_rate, l2=args.l2, l1=args.l1, dropout=args.dropout,
                               optimizer=_optimizer(args), schedule=args.schedule,
                               validation_fraction=validation_fraction, early_stopping=early,
+                              # without a validation split, watch the held-out set (monitoring only)
+                              validation_data=None if validation_fraction else (X_test, y_test),
                               diagnostics=args.diagnostics, callbacks=[progress], checkpoint=args.checkpoint)
     finally:
         progress.close()

@@ -115,3 +115,18 @@ def test_ctrl_c_stops_training_and_saves_the_model(tmp_path):
     assert "interrupted" in err and "(interrupted)" in out
     net = fastbp.load(model)
     assert len(net.history) >= 2 and np.isfinite(net.parameters).all()
+
+
+def test_plot_writes_png_curves(tmp_path, capsys):
+    png = tmp_path / "curves.png"
+    assert main(["train", "--epochs", "3", "--quiet", "--plot", str(png), "--diagnostics"]) == 0
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    assert (tmp_path / "curves-gradients.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_gradcheck_passes_every_pairing_and_fails_on_a_tiny_tolerance(capsys):
+    assert main(["gradcheck", "--all", "--sizes", "3,4,3"]) == 0
+    assert "all passed" in capsys.readouterr().out
+    assert main(["gradcheck", "--sizes", "3,4,3", "--tolerance", "1e-30"]) == 1
+    assert "FAILED" in capsys.readouterr().out

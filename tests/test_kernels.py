@@ -4,6 +4,13 @@ import warnings
 
 import numpy as np
 import pytest
+
+import fastbp
+from fastbp import kernels as K
+from fastbp import reference as ref
+from fastbp.kernels import codes
+from fastbp.kernels.codes import ACTIVATIONS, COSTS
+
 from conftest import (
     DTYPES,
     HIDDEN,
@@ -14,12 +21,6 @@ from conftest import (
     random_sizes,
     reference_params,
 )
-
-import fastbp
-from fastbp import kernels as K
-from fastbp import reference as ref
-from fastbp.kernels import codes
-from fastbp.kernels.codes import ACTIVATIONS, COSTS
 
 ELEMENTWISE = HIDDEN
 

@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
-from conftest import DTYPES, reference_params
 
 import fastbp
 from fastbp import reference as ref
+
+from conftest import DTYPES, reference_params
 
 
 def test_weights_and_biases_are_views_of_the_flat_parameters():

@@ -5,9 +5,10 @@ Everything else is tested against the reference, so it must stand on its own.
 
 import numpy as np
 import pytest
-from conftest import HIDDEN, PAIRINGS, make_targets
 
 from fastbp import reference as ref
+
+from conftest import HIDDEN, PAIRINGS, make_targets
 
 
 def hand_network():

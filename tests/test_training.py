@@ -6,12 +6,13 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import DTYPES, activations_of, assert_close, reference_params
 
 import fastbp
 from fastbp import reference as ref
 from fastbp import schedules
 from fastbp.optimizers import SGD, Adam
+
+from conftest import DTYPES, activations_of, assert_close, reference_params
 
 
 def _problem(seed=0, n=24, sizes=(5, 6, 3)):
