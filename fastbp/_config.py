@@ -15,6 +15,9 @@ FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 #: exception branch in every loop.
 JIT = dict(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 
+#: Options for the kernels with a prange loop (kernels/parallel.py).
+JIT_PARALLEL = dict(JIT, parallel=True)
+
 #: Flush subnormal floats to zero while kernels run (x86 FTZ/DAZ, restored on
 #: return). Subnormals arise from saturated units and decaying optimizer
 #: moments and cost ~100x per operation; see kernels/fpu.py for the measurement.

@@ -5,6 +5,7 @@ import numpy as np
 
 from . import _validation as v
 from . import kernels as K
+from ._dispatch import choose_blas, work_buffers
 from ._layout import build_layout, split, weight_mask
 from .history import History
 from .initializers import INITIALIZERS, draw
@@ -118,11 +119,12 @@ class Network:
                 f"output_activation={self.output_activation!r}, cost={self.cost_name!r}, "
                 f"dtype={self.dtype.name})")
 
-    def _work(self, capacity):
-        """Work buffers (Z, A, delta) and the row identity for ``capacity`` rows."""
-        size = capacity * self._n_units
-        return (np.empty(size, self.dtype), np.empty(size, self.dtype), np.empty(size, self.dtype),
-                np.arange(capacity, dtype=np.int64))
+    def _work(self, capacity, blas=None):
+        """(work buffers, row identity, BLAS flags) for products over ``capacity`` rows."""
+        if blas is None:
+            blas = choose_blas(self._layout, capacity)
+        work = work_buffers(self._layout, self._n_units, capacity, blas, self.dtype)
+        return work, np.arange(capacity, dtype=np.int64), blas
 
     def _data(self, X, y, sample_weight=None):
         X = v.as_features(X, self.n_inputs, self.dtype)
@@ -163,10 +165,10 @@ class Network:
 
     def _feedforward(self, X):
         n = X.shape[0]
-        Zw, Aw, _, ident = self._work(min(n, EVAL_BLOCK))
+        work, ident, blas = self._work(min(n, EVAL_BLOCK))
         out = np.empty((n, self.n_outputs), dtype=self.dtype)
         K.feedforward(self._theta, self._layout, self._acts, self._leak, X,
-                      np.arange(n, dtype=np.int64), ident, Zw, Aw, out)
+                      np.arange(n, dtype=np.int64), ident, work, blas, out)
         return out
 
     def predict(self, X):
@@ -210,10 +212,10 @@ class Network:
 
     def _evaluate(self, X, Y, labels, sw, l2, l1, n_reg=None):
         n = X.shape[0]
-        Zw, Aw, _, ident = self._work(min(n, EVAL_BLOCK))
+        work, ident, blas = self._work(min(n, EVAL_BLOCK))
         weighted_cost, total_weight, correct = K.evaluate(
             self._theta, self._layout, self._acts, self._leak, self._cost, X, Y, sw, labels,
-            np.arange(n, dtype=np.int64), ident, Zw, Aw)
+            np.arange(n, dtype=np.int64), ident, work, blas)
         return {"cost": weighted_cost / total_weight + self._penalty(l2, l1, n if n_reg is None else n_reg),
                 "accuracy": correct / n if labels.shape[0] else None}
 
@@ -242,11 +244,11 @@ class Network:
     def _cost_and_gradient(self, X, Y, sw, l2, l1):
         """(cost as float64, flat gradient of the network's dtype) on validated data."""
         n = X.shape[0]
-        Zw, Aw, Dw, ident = self._work(min(n, EVAL_BLOCK))
+        work, ident, blas = self._work(min(n, EVAL_BLOCK))
         grad = np.empty_like(self._theta)
         weighted_cost, total_weight = K.full_gradient(
             self._theta, self._layout, self._acts, self._leak, self._cost, X, Y, sw,
-            np.arange(n, dtype=np.int64), ident, Zw, Aw, Dw, grad, np.zeros((0, 0), np.uint8),
+            np.arange(n, dtype=np.int64), ident, work, blas, grad, np.zeros((0, 0), np.uint8),
             self.dtype.type(1.0))
         K.regularised_gradient(grad, self._theta, self._layout, self.dtype.type(l2 / n), self.dtype.type(l1 / n))
         return weighted_cost / total_weight + self._penalty(l2, l1, n), grad
@@ -269,9 +271,10 @@ class Network:
         _, grad = self._cost_and_gradient(X, Y, sw, 0.0, 0.0)
         dW, _ = split(grad, self._layout)
         n = X.shape[0]
-        Zw, Aw, _, ident = self._work(n)
+        work, ident, blas = self._work(n)
         K.forward(self._theta, self._layout, self._acts, self._leak, X, np.arange(n, dtype=np.int64),
-                  ident, Zw, Aw, np.zeros((0, 0), np.uint8), self.dtype.type(1.0))
+                  ident, work, blas, np.zeros((0, 0), np.uint8), self.dtype.type(1.0))
+        Aw = work[1]
         saturation, dead = [], []
         for layer, name in enumerate(self.activations):
             A = K.layer_units(Aw, self._layout, layer, n)
@@ -297,7 +300,8 @@ class Network:
     def fit(self, X, y, epochs=30, batch_size=10, learning_rate=3.0, l2=0.0, l1=0.0, dropout=0.0,
             optimizer="sgd", schedule="constant", validation_data=None, validation_fraction=None,
             early_stopping=None, evaluate_training=False, diagnostics=False, shuffle=True,
-            sample_weight=None, verbose=False, callbacks=(), checkpoint=None, checkpoint_every=1):
+            sample_weight=None, verbose=False, callbacks=(), checkpoint=None, checkpoint_every=1,
+            threads=None, parallel=False):
         """Train by backpropagation; returns the ``History`` of this call.
 
         X: (n_samples, sizes[0]) array-like. y: integer class labels
@@ -329,6 +333,13 @@ class Network:
             units each epoch (see ``diagnose``), on up to 1,000 training samples.
         verbose: a progress bar over epochs. callbacks: ``f(epoch, logs)``
             after each epoch; returning True stops training.
+        threads, parallel: with ``parallel=True`` each mini-batch is split into
+            4 shards whose gradients ``threads`` numba threads (default: all
+            cores) compute at once with the loop kernels, summed in a fixed
+            order: the same seed gives bit-identical weights for any thread
+            count. Without it, ``threads`` caps the BLAS threads that wide
+            layers' products use (threadpoolctl). See the README's
+            "Threads" for which to choose.
         checkpoint: a path; every ``checkpoint_every`` epochs and at the end
             the network is saved there with its training state (atomically),
             so ``fastbp.load(checkpoint).fit(...)`` continues exactly as an
@@ -347,6 +358,8 @@ class Network:
             epochs, batch_size, learning_rate, l2, l1, dropout, optimizer, schedule, validation_fraction,
             early_stopping, callbacks)
         checkpoint_every = v.check_int("checkpoint_every", checkpoint_every, minimum=1)
+        from .training import check_threads
+        threads = check_threads(threads, parallel)
         if checkpoint is not None:
             checkpoint = v.check_writable_path("checkpoint", checkpoint)
         data = self._data(X, y, sample_weight)
@@ -360,7 +373,7 @@ class Network:
             data, validation = split_validation(*data, validation_fraction, self._rng)
         trainer = Trainer(self, data, validation, epochs, batch_size, learning_rate, l2, l1, dropout,
                           optimizer, schedule, early_stopping, bool(evaluate_training), bool(diagnostics),
-                          bool(shuffle), verbose, callbacks, checkpoint, checkpoint_every)
+                          bool(shuffle), verbose, callbacks, checkpoint, checkpoint_every, threads, parallel)
         return trainer.run()
 
     def save(self, path, training_state=True):

@@ -31,6 +31,10 @@ CHUNK_SAMPLES = 8192
 #: Samples the per-epoch diagnostics are computed on.
 DIAGNOSTIC_SAMPLES = 1000
 
+#: Shards each mini-batch is split into with ``parallel=True``: fixed, not
+#: the thread count, so results do not depend on how many threads run them.
+PARALLEL_SHARDS = 4
+
 
 class OptimizerState:
     """Velocity / moments / step count of a stochastic optimizer, in the
@@ -47,6 +51,17 @@ class OptimizerState:
 
     def restore(self, saved):
         self.first[...], self.second[...], self.step[...] = saved
+
+
+def check_threads(threads, parallel):
+    """``threads``: None or 1..NUMBA_NUM_THREADS (numba's pool is sized at import)."""
+    import numba
+    if not isinstance(parallel, bool):
+        raise TypeError(f"parallel must be True or False; got {parallel!r}")
+    if threads is None:
+        return None
+    most = numba.config.NUMBA_NUM_THREADS
+    return v.check_int("threads", threads, minimum=1, maximum=most if parallel else None)
 
 
 def check_fit_arguments(epochs, batch_size, learning_rate, l2, l1, dropout, optimizer, schedule,
@@ -97,7 +112,7 @@ class Trainer:
 
     def __init__(self, net, data, validation, epochs, batch_size, learning_rate, l2, l1, dropout,
                  optimizer, schedule, early_stopping, evaluate_training, diagnostics, shuffle,
-                 verbose, callbacks, checkpoint=None, checkpoint_every=1):
+                 verbose, callbacks, checkpoint=None, checkpoint_every=1, threads=None, parallel=False):
         self.net = net
         self.X, self.Y, self.labels, self.sw = data
         self.validation = validation
@@ -116,6 +131,8 @@ class Trainer:
         self.callbacks = callbacks
         self.checkpoint = checkpoint
         self.checkpoint_every = checkpoint_every
+        self.threads = threads
+        self.parallel = parallel
         self.history = History()
         if early_stopping is not None and early_stopping.monitor.startswith("val_") and validation is None:
             raise ValueError(f"early stopping on {early_stopping.monitor!r} needs validation_data or "
@@ -147,6 +164,54 @@ class Trainer:
 
     # -------------------------------------------------------------------- run
     def run(self):
+        """Train with the thread settings asked for, restoring them afterwards."""
+        import numba
+        from threadpoolctl import threadpool_limits
+
+        previous = numba.get_num_threads()
+        blas_threads = 1 if self.parallel else self.threads
+        try:
+            if self.parallel and self.threads is not None:
+                numba.set_num_threads(self.threads)
+            if blas_threads is None:
+                return self._run()
+            with threadpool_limits(limits=blas_threads, user_api="blas"):
+                return self._run()
+        finally:
+            numba.set_num_threads(previous)
+
+    def _kernel(self):
+        """A function(order_chunk, hyper, state) running the epoch kernel on a chunk."""
+        net = self.net
+        opt = self.optimizer
+        if not self.parallel:
+            work, ident, blas = net._work(self.batch_size)
+            grad = np.empty(net.n_parameters if opt.code != codes.SGD else 0, dtype=net.dtype)
+
+            def run(order, hyper, state, mask):
+                return K.train_epoch(
+                    net._theta, net._layout, net._acts, net._leak, net._cost, self.X, self.Y, self.sw,
+                    self.labels, order, self.batch_size, opt.code, hyper, state.first, state.second,
+                    state.step, grad, mask, ident, work, blas)
+            return run
+        shards = PARALLEL_SHARDS
+        capacity = -(-self.batch_size // shards)
+        size = capacity * net._n_units
+        shard_work = tuple(np.empty((shards, size), dtype=net.dtype) for _ in range(3)) + (
+            np.empty((shards, 0), dtype=net.dtype), np.empty((shards, 0), dtype=net.dtype))
+        blas_off = np.zeros(net._layout.shape[0], dtype=np.int64)
+        grads = np.empty((shards, net.n_parameters), dtype=net.dtype)
+        weight_mask = net._weight_mask.astype(np.uint8)
+        ident = np.arange(capacity, dtype=np.int64)
+
+        def run(order, hyper, state, mask):
+            return K.train_epoch_parallel(
+                net._theta, net._layout, net._acts, net._leak, net._cost, self.X, self.Y, self.sw,
+                self.labels, order, self.batch_size, opt.code, hyper, state.first, state.second, state.step,
+                mask, ident, shard_work, blas_off, grads, weight_mask)
+        return run
+
+    def _run(self):
         net = self.net
         if self.optimizer.full_batch:
             return self._run_full_batch()
@@ -161,8 +226,7 @@ class Trainer:
         hyper[codes.H_L2] = self.l2 / self.n
         hyper[codes.H_L1] = self.l1 / self.n
         hyper[codes.H_KEEP] = 1.0 - self.dropout
-        Zw, Aw, Dw, ident = net._work(self.batch_size)
-        grad = np.empty(net.n_parameters if opt.code != codes.SGD else 0, dtype=net.dtype)
+        epoch_kernel = self._kernel()
         chunk = max(1, CHUNK_SAMPLES // self.batch_size) * self.batch_size
         diag_rows = self._diagnostic_rows() if self.diagnostics else None
         best = None
@@ -184,10 +248,7 @@ class Trainer:
                 correct = 0
                 net._optimizer_state = state
                 for start in range(0, self.n, chunk):
-                    c, w, k, _ = K.train_epoch(
-                        net._theta, net._layout, net._acts, net._leak, net._cost, self.X, self.Y, self.sw,
-                        self.labels, order[start:start + chunk], self.batch_size, opt.code, hyper,
-                        state.first, state.second, state.step, grad, mask, ident, Zw, Aw, Dw)
+                    c, w, k, _ = epoch_kernel(order[start:start + chunk], hyper, state, mask)
                     weighted_cost += c
                     total_weight += w
                     correct += k

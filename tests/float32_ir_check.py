@@ -13,17 +13,23 @@ import numpy as np
 
 import fastbp
 from fastbp import kernels as K
+from fastbp.kernels import dense, parallel
 
 net = fastbp.Network([6, 5, 3], hidden_activation="tanh", output_activation="softmax",
                      cost="log_likelihood", dtype=np.float32, seed=0)
 for optimizer in ("sgd", "adam", "momentum"):
     net.fit(np.random.default_rng(0).random((8, 6)), np.arange(8) % 3, epochs=1, batch_size=3,
             learning_rate=0.1, dropout=0.2, l1=0.1, l2=0.1, optimizer=optimizer)
+    net.fit(np.random.default_rng(0).random((8, 6)), np.arange(8) % 3, epochs=1, batch_size=3,
+            learning_rate=0.1, optimizer=optimizer, parallel=True)
+net.fit(np.random.default_rng(0).random((40, 6)), np.arange(40) % 3, epochs=1, batch_size=20,
+        learning_rate=0.1)          # batches of 20 rows: the BLAS layer kernels
 pattern = re.compile(r"(fpext float[^\n]*|\b(?:fadd|fsub|fmul|fdiv)\b[^\n]*double[^\n]*)")
 bad = []
 for kernel in (K.dense_forward, K.dense_backward_params, K.dense_backward_delta,
                K.activate_row, K.scale_by_derivative, K.optimizer_step, K.regularised_gradient,
-               K.apply_dropout):
+               K.apply_dropout, parallel.update_block, dense.gather_rows, dense.dense_forward_blas,
+               dense.dense_backward_params_blas, dense.dense_backward_delta_blas):
     for sig, ir in kernel.inspect_llvm().items():
         if "float32" in str(sig):
             hits = pattern.findall(ir)

@@ -112,10 +112,18 @@ def _onehot(y, n_out):
     return np.eye(n_out)[y] if np.ndim(y) == 1 else np.asarray(y, np.float64)
 
 
+@pytest.fixture(params=["loops", "blas"])
+def kernels(request, monkeypatch):
+    """Force every layer's products onto the loop kernels or onto BLAS."""
+    from fastbp import _dispatch
+    monkeypatch.setattr(_dispatch, "BLAS_MIN_ROWS", 10**9 if request.param == "loops" else 1)
+    return request.param
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("cost,output", PAIRINGS)
 @pytest.mark.parametrize("hidden", HIDDEN)
-def test_gradient_matches_reference(cost, output, hidden, dtype):
+def test_gradient_matches_reference(cost, output, hidden, dtype, kernels):
     """Depths 1 (no hidden layer) to 4, random widths 1..64 and 1..39 samples."""
     for depth in (1, 2, 3, 4):
         net, X, y, rng = _case(depth + 10 * len(hidden), depth, cost, output, hidden, dtype)
@@ -137,7 +145,7 @@ def test_gradient_matches_reference(cost, output, hidden, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("output", ["sigmoid", "softmax", "identity", "relu"])
-def test_feedforward_matches_reference(output, dtype):
+def test_feedforward_matches_reference(output, dtype, kernels):
     for seed in range(4):
         rng = np.random.default_rng(seed)
         sizes = random_sizes(rng)
@@ -155,7 +163,7 @@ def test_feedforward_matches_reference(output, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("cost,output", PAIRINGS)
 @pytest.mark.parametrize("n,batch_size", [(13, 1), (23, 5), (20, 7), (16, 16), (9, 4)])
-def test_train_epoch_matches_reference_sgd(cost, output, n, batch_size, dtype):
+def test_train_epoch_matches_reference_sgd(cost, output, n, batch_size, dtype, kernels):
     """The fused epoch equals one reference SGD step per mini-batch, the last one short."""
     rng = np.random.default_rng(n * batch_size)
     hidden = ["sigmoid", "tanh", "relu", "leaky_relu", "identity"][n % 5]
@@ -170,13 +178,13 @@ def test_train_epoch_matches_reference_sgd(cost, output, n, batch_size, dtype):
                   cost, order, batch_size, 0.3, l2=0.2, sample_weight=None if sw is None else sw.astype(dtype))
 
     Xc, Y, labels, swc = net._data(X, y, sw)
-    Zw, Aw, Dw, ident = net._work(batch_size)
+    work, ident, blas = net._work(batch_size)
     hyper = np.zeros(codes.N_HYPER)
     hyper[codes.H_LR], hyper[codes.H_L2], hyper[codes.H_KEEP] = 0.3, 0.2 / n, 1.0
     empty = np.zeros(0, dtype)
     _, _, _, batches = K.train_epoch(net.parameters, net._layout, net._acts, net._leak, net._cost, Xc, Y,
                                      swc, labels, order, batch_size, codes.SGD, hyper, empty, empty,
-                                     np.zeros(1, np.int64), empty, np.zeros((0, 0), np.uint8), ident, Zw, Aw, Dw)
+                                     np.zeros(1, np.int64), empty, np.zeros((0, 0), np.uint8), ident, work, blas)
     assert batches == -(-n // batch_size)
     for got, want in zip(net.weights + net.biases, weights + biases):
         assert_close(got, want, dtype)

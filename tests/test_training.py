@@ -175,10 +175,10 @@ def test_dropout_gradient_with_a_fixed_mask_matches_finite_differences():
     keep = 0.7
     mask = (rng.random((9, 10)) < keep).astype(np.uint8)
     Xc, Y, _, sw = net._data(X, y)
-    Zw, Aw, Dw, ident = net._work(9)
+    work, ident, blas = net._work(9)
     grad = np.empty_like(net.parameters)
     fastbp.kernels.full_gradient(net.parameters, net._layout, net._acts, net._leak, net._cost, Xc, Y, sw,
-                                 np.arange(9), ident, Zw, Aw, Dw, grad, mask, 0.7)
+                                 np.arange(9), ident, work, blas, grad, mask, 0.7)
     weights, biases = reference_params(net)
     masks = [mask[:, :6], mask[:, 6:]]
     theta = _flat(weights, biases)

@@ -9,6 +9,7 @@ from .activations import activate_row, activate_rows, scale_by_derivative
 from .costs import cost_of, output_delta
 from .dense import dense_backward_delta, dense_backward_params, dense_forward
 from .epoch import train_epoch
+from .parallel import train_epoch_parallel
 from .propagate import (
     accumulate_gradient,
     apply_dropout,
@@ -28,5 +29,5 @@ __all__ = [
     "dense_backward_delta", "dense_backward_params", "dense_forward", "evaluate",
     "feedforward", "forward", "full_gradient", "layer_params", "layer_units", "sgd_step",
     "optimizer_step", "output_delta", "regularised_gradient", "scale_by_derivative",
-    "train_epoch",
+    "train_epoch", "train_epoch_parallel",
 ]

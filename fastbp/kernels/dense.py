@@ -15,6 +15,7 @@ gradient, against 20-32 / 44-67 for 1x8, 2x2 or 2x4 blocks and 14 / 23 for
 one axpy at a time (benchmarks/kernel_variants.py).
 """
 
+import numpy as np
 from numba import njit
 
 from .._config import JIT
@@ -259,3 +260,58 @@ def dense_backward_delta(delta, W, A_prev, act_prev, leak, a_scale, delta_prev, 
             for k in range(n_in):
                 dp[k] += dij * w[k]
         scale_by_derivative(dp, A_prev[i], act_prev, leak, a_scale)
+
+
+# ---------------------------------------------------------------- BLAS layers
+# For wide layers and batches BLAS's cache-blocked GEMM wins (a 1024 x 1024
+# layer's weights do not fit in L2, so the loop kernels stream them again for
+# every block of rows). These variants take their input rows contiguous (the
+# first layer's batch is gathered into a buffer first) and call np.dot with
+# preallocated outputs; transposes are views, never copies. Never call them
+# inside a prange body: BLAS threads would multiply with numba's.
+
+@njit(**JIT)
+def gather_rows(src, rows, G):
+    """G[i] = src[rows[i]] for i < len(rows)."""
+    for i in range(rows.shape[0]):
+        s = src[rows[i]]
+        g = G[i]
+        for k in range(s.shape[0]):
+            g[k] = s[k]
+
+
+@njit(**JIT)
+def dense_forward_blas(src, W, b, Z, A, act, leak, n_rows):
+    """Z[:n] = src[:n] Wᵀ + b and A[:n] = f(Z[:n]) by one GEMM."""
+    np.dot(src[:n_rows], W.T, Z[:n_rows])
+    for i in range(n_rows):
+        z = Z[i]
+        for j in range(z.shape[0]):
+            z[j] += b[j]
+        activate_row(z, A[i], act, leak)
+
+
+@njit(**JIT)
+def dense_backward_params_blas(delta, src, n_rows, dW, db, T):
+    """dW += delta[:n]ᵀ src[:n] and db += Σ_i delta[i] (BP4, BP3), by one GEMM
+    into the scratch T (at least dW.size elements) and one pass adding it."""
+    n_out, n_in = dW.shape
+    P = T[:n_out * n_in].reshape((n_out, n_in))
+    np.dot(delta[:n_rows].T, src[:n_rows], P)
+    for j in range(n_out):
+        g = dW[j]
+        p = P[j]
+        for k in range(n_in):
+            g[k] += p[k]
+    for i in range(n_rows):
+        d = delta[i]
+        for j in range(n_out):
+            db[j] += d[j]
+
+
+@njit(**JIT)
+def dense_backward_delta_blas(delta, W, A_prev, act_prev, leak, a_scale, delta_prev, n_rows):
+    """delta_prev[:n] = (delta[:n] W) ⊙ f'(z_prev) (BP2) by one GEMM."""
+    np.dot(delta[:n_rows], W, delta_prev[:n_rows])
+    for i in range(n_rows):
+        scale_by_derivative(delta_prev[i], A_prev[i], act_prev, leak, a_scale)

@@ -11,8 +11,20 @@ from .update import optimizer_step, regularised_gradient
 
 
 @njit(**JIT)
+def _general_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, work, blas,
+                  grad, mask, keep, opt, lr, l2n, l1n, mu, beta1, beta2, eps, first, second, step):
+    """Gradient into ``grad``, regularised, then one step of rule ``opt``."""
+    grad[:] = 0
+    c = accumulate_gradient(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
+                            inv_weight, work, blas, grad, mask, keep)
+    regularised_gradient(grad, theta, layout, l2n, l1n)
+    optimizer_step(theta, grad, opt, lr, mu, beta1, beta2, eps, first, second, step)
+    return c
+
+
+@njit(**JIT)
 def train_epoch(theta, layout, acts, leak, cost, X, Y, sw, labels, order, batch_size,
-                opt, hyper, first, second, step, grad, mask, ident, Zw, Aw, Dw):
+                opt, hyper, first, second, step, grad, mask, ident, work, blas):
     """One epoch of mini-batch training over the rows in ``order`` (a permutation).
 
     Mini-batches are consecutive slices of ``order``; the last may be short.
@@ -24,8 +36,8 @@ def train_epoch(theta, layout, acts, leak, cost, X, Y, sw, labels, order, batch_
     into the weight-gradient product (no gradient buffer); the other rules
     fill ``grad`` and update ``first``/``second``/``step`` (see
     update.optimizer_step). mask: (n_samples, hidden units) uint8 dropout
-    mask for this epoch, or (0, 0). Work buffers must hold ``batch_size``
-    rows; nothing is allocated here. Subnormals flush to zero meanwhile (fpu.py).
+    mask for this epoch, or (0, 0). ``work``/``blas``: see propagate.py; the
+    work buffers must hold ``batch_size`` rows. Nothing is allocated here. Subnormals flush to zero meanwhile (fpu.py).
 
     Returns (Σ sw·C, Σ sw, number correct, batches done). Σ sw·C is taken
     before each batch's step, as a running training cost. The epoch stops at
@@ -47,7 +59,7 @@ def train_epoch(theta, layout, acts, leak, cost, X, Y, sw, labels, order, batch_
 
     n = order.shape[0]
     last = layout.shape[0] - 1
-    cap = work_capacity(Zw, layout)
+    cap = work_capacity(work[0], layout)
     with_labels = labels.shape[0] > 0
     weighted_cost = 0.0
     total_weight = 0.0
@@ -64,18 +76,16 @@ def train_epoch(theta, layout, acts, leak, cost, X, Y, sw, labels, order, batch_
         inv_weight = dt(1.0 / batch_weight)
         if opt == SGD:
             c = sgd_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, lr,
-                         keep_w, shrink, Zw, Aw, Dw, mask, keep)
+                         keep_w, shrink, work, blas, mask, keep)
         else:
-            grad[:] = 0
-            c = accumulate_gradient(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
-                                    inv_weight, Zw, Aw, Dw, grad, mask, keep)
-            regularised_gradient(grad, theta, layout, l2n, l1n)
-            optimizer_step(theta, grad, opt, lr, mu, beta1, beta2, eps, first, second, step)
+            c = _general_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight,
+                              work, blas, grad, mask, keep, opt, lr, l2n, l1n, mu, beta1,
+                              beta2, eps, first, second, step)
         weighted_cost += c
         if not np.isfinite(c):
             break
         if with_labels:
-            correct += count_correct(layer_units(Aw, layout, last, cap), labels, rows)
+            correct += count_correct(layer_units(work[1], layout, last, cap), labels, rows)
         total_weight += batch_weight
         batches += 1
     restore_fp_mode(saved_mode)

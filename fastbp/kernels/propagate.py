@@ -1,9 +1,13 @@
 """Whole-network passes over one block of rows, on the flat buffers.
 
 Parameters live in one flat vector ``theta``; gradients use the same layout.
-Per-layer work (z, a, delta for up to ``capacity`` rows) lives in three flat
-work buffers laid out layer after layer: layer l occupies
-``capacity * layout[l, UNIT_OFF]`` onward, as a (capacity, n_out) block.
+``work`` is a tuple of five flat buffers of the network's dtype,
+(Zw, Aw, Dw, Gw, Tw): z, a and delta for up to ``capacity`` rows, laid out
+layer after layer (layer l occupies ``capacity * layout[l, UNIT_OFF]``
+onward, as a (capacity, n_out) block); Gw the first layer's gathered input
+rows and Tw a weight-sized scratch, both used only by BLAS layers.
+``blas`` holds one flag per layer: 1 to compute that layer's products with
+BLAS GEMMs (dense.*_blas), 0 for the register-blocked loops.
 """
 
 import numpy as np
@@ -12,7 +16,15 @@ from numba import njit
 from .._config import JIT
 from .codes import B_OFF, N_IN, N_OUT, UNIT_OFF, W_OFF
 from .costs import cost_of, output_delta
-from .dense import dense_backward_delta, dense_backward_params, dense_forward
+from .dense import (
+    dense_backward_delta,
+    dense_backward_delta_blas,
+    dense_backward_params,
+    dense_backward_params_blas,
+    dense_forward,
+    dense_forward_blas,
+    gather_rows,
+)
 from .fpu import flush_subnormals, restore_fp_mode
 
 
@@ -58,26 +70,43 @@ def apply_dropout(U, mask, rows, column, keep):
 
 
 @njit(**JIT)
-def forward(theta, layout, acts, leak, X, rows, ident, Zw, Aw, mask, keep):
-    """Forward pass of the rows X[rows] (len(rows) <= capacity) into Zw, Aw.
+def _layer_forward(theta, layout, acts, leak, X, rows, ident, work, blas, layer):
+    """Z, A of one layer for the rows: BLAS when flagged for it, else the loops."""
+    Zw, Aw, Dw, Gw, Tw = work
+    cap = work_capacity(Zw, layout)
+    n_rows = rows.shape[0]
+    W, b = layer_params(theta, layout, layer)
+    Z = layer_units(Zw, layout, layer, cap)
+    A = layer_units(Aw, layout, layer, cap)
+    if blas[layer]:
+        if layer == 0:
+            G = Gw.reshape((cap, layout[0, N_IN]))
+            gather_rows(X, rows, G)
+            dense_forward_blas(G, W, b, Z, A, acts[0], leak, n_rows)
+        else:
+            dense_forward_blas(layer_units(Aw, layout, layer - 1, cap), W, b, Z, A, acts[layer], leak, n_rows)
+    elif layer == 0:
+        dense_forward(X, rows, W, b, Z, A, acts[0], leak)
+    else:
+        dense_forward(layer_units(Aw, layout, layer - 1, cap), ident[:n_rows], W, b, Z, A, acts[layer], leak)
+
+
+@njit(**JIT)
+def forward(theta, layout, acts, leak, X, rows, ident, work, blas, mask, keep):
+    """Forward pass of the rows X[rows] (len(rows) <= capacity) into the work buffers.
 
     ident is arange(capacity): hidden layers read their input rows in order.
     mask: (n_samples, hidden units) uint8 dropout mask for the rows, or an
     empty (0, 0) array for no dropout; keep is the keep probability.
     """
-    cap = work_capacity(Zw, layout)
+    Aw = work[1]
+    cap = work_capacity(Aw, layout)
     n_rows = rows.shape[0]
     last = layout.shape[0] - 1
     for layer in range(layout.shape[0]):
-        W, b = layer_params(theta, layout, layer)
-        Z = layer_units(Zw, layout, layer, cap)
-        A = layer_units(Aw, layout, layer, cap)
-        if layer == 0:
-            dense_forward(X, rows, W, b, Z, A, acts[layer], leak)
-        else:
-            A_prev = layer_units(Aw, layout, layer - 1, cap)
-            dense_forward(A_prev, ident[:n_rows], W, b, Z, A, acts[layer], leak)
+        _layer_forward(theta, layout, acts, leak, X, rows, ident, work, blas, layer)
         if mask.shape[0] > 0 and layer < last:
+            A = layer_units(Aw, layout, layer, cap)
             apply_dropout(A[:n_rows], mask, rows, layout[layer, UNIT_OFF], keep)
 
 
@@ -101,15 +130,16 @@ def count_correct(A_out, labels, rows):
 
 
 @njit(**JIT)
-def output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, Zw, Aw, Dw,
+def output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, work, blas,
                  mask, keep):
     """Forward pass, then δ^L (BP1) for each row scaled by sw[r]·inv_weight.
 
     Returns Σ_i sw[r_i] C_{x_i} (float64) over the rows r_i = rows[i].
     """
+    Zw, Aw, Dw, Gw, Tw = work
     cap = work_capacity(Zw, layout)
     last = layout.shape[0] - 1
-    forward(theta, layout, acts, leak, X, rows, ident, Zw, Aw, mask, keep)
+    forward(theta, layout, acts, leak, X, rows, ident, work, blas, mask, keep)
     Z = layer_units(Zw, layout, last, cap)
     A = layer_units(Aw, layout, last, cap)
     D = layer_units(Dw, layout, last, cap)
@@ -123,8 +153,9 @@ def output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_wei
 
 
 @njit(**JIT)
-def _error_below(theta, layout, acts, leak, Aw, Dw, layer, n_rows, rows, mask, keep):
+def _error_below(theta, layout, acts, leak, work, blas, layer, n_rows, rows, mask, keep):
     """BP2 from layer ``layer`` into layer - 1, with its dropout mask if any."""
+    Zw, Aw, Dw, Gw, Tw = work
     cap = work_capacity(Aw, layout)
     W, _ = layer_params(theta, layout, layer)
     D = layer_units(Dw, layout, layer, cap)
@@ -132,38 +163,62 @@ def _error_below(theta, layout, acts, leak, Aw, Dw, layer, n_rows, rows, mask, k
     D_prev = layer_units(Dw, layout, layer - 1, cap)
     dropout = mask.shape[0] > 0
     a_scale = keep if dropout else W.dtype.type(1.0)
-    dense_backward_delta(D, W, A_prev, acts[layer - 1], leak, a_scale, D_prev, n_rows)
+    _layer_delta(D, W, A_prev, acts[layer - 1], leak, a_scale, D_prev, n_rows, blas, layer)
     if dropout:
         apply_dropout(D_prev[:n_rows], mask, rows, layout[layer - 1, UNIT_OFF], keep)
 
 
 @njit(**JIT)
+def _layer_delta(D, W, A_prev, act_prev, leak, a_scale, D_prev, n_rows, blas, layer):
+    if blas[layer]:
+        dense_backward_delta_blas(D, W, A_prev, act_prev, leak, a_scale, D_prev, n_rows)
+    else:
+        dense_backward_delta(D, W, A_prev, act_prev, leak, a_scale, D_prev, n_rows)
+
+
+@njit(**JIT)
+def _weight_gradient(layout, work, blas, layer, X, rows, ident, D, dW, db):
+    """dW += Dᵀ a^{l-1} and db += Σ D over the rows (BP4, BP3), loops or BLAS."""
+    Zw, Aw, Dw, Gw, Tw = work
+    cap = work_capacity(Zw, layout)
+    n_rows = rows.shape[0]
+    if blas[layer]:
+        if layer == 0:
+            dense_backward_params_blas(D, Gw.reshape((cap, layout[0, N_IN])), n_rows, dW, db, Tw)
+        else:
+            dense_backward_params_blas(D, layer_units(Aw, layout, layer - 1, cap), n_rows, dW, db, Tw)
+    elif layer == 0:
+        dense_backward_params(D, X, rows, dW, db)
+    else:
+        dense_backward_params(D, layer_units(Aw, layout, layer - 1, cap), ident[:n_rows], dW, db)
+
+
+@njit(**JIT)
 def accumulate_gradient(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
-                        inv_weight, Zw, Aw, Dw, grad, mask, keep):
+                        inv_weight, work, blas, grad, mask, keep):
     """grad += inv_weight · Σ_i sw[r_i] ∇C_{x_i} over the rows r_i = rows[i].
 
     Forward pass, output error (BP1), then for each layer from the top
     BP3/BP4 into grad and BP2 into the layer below. Regularisation is not
     included. Returns Σ_i sw[r_i] C_{x_i} (float64) for the running cost.
     """
-    cap = work_capacity(Zw, layout)
+    Dw = work[2]
+    cap = work_capacity(Dw, layout)
     n_rows = rows.shape[0]
     weighted_cost = output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
-                                 inv_weight, Zw, Aw, Dw, mask, keep)
+                                 inv_weight, work, blas, mask, keep)
     for layer in range(layout.shape[0] - 1, -1, -1):
         D = layer_units(Dw, layout, layer, cap)
         dW, db = layer_params(grad, layout, layer)
-        if layer == 0:
-            dense_backward_params(D, X, rows, dW, db)
-        else:
-            dense_backward_params(D, layer_units(Aw, layout, layer - 1, cap), ident[:n_rows], dW, db)
-            _error_below(theta, layout, acts, leak, Aw, Dw, layer, n_rows, rows, mask, keep)
+        _weight_gradient(layout, work, blas, layer, X, rows, ident, D, dW, db)
+        if layer > 0:
+            _error_below(theta, layout, acts, leak, work, blas, layer, n_rows, rows, mask, keep)
     return weighted_cost
 
 
 @njit(**JIT)
 def sgd_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, lr, keep_w,
-             shrink, Zw, Aw, Dw, mask, keep):
+             shrink, work, blas, mask, keep):
     """One plain-SGD step on the rows, with the update fused into BP4.
 
     Equal to accumulate_gradient followed by an SGD update, without a
@@ -173,15 +228,16 @@ def sgd_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight,
     (L2) and shrink = ηλ1/n (L1). This skips zeroing, filling and re-reading
     a gradient buffer every mini-batch. Returns Σ_i sw[r_i] C_{x_i}.
     """
-    cap = work_capacity(Zw, layout)
+    Dw = work[2]
+    cap = work_capacity(Dw, layout)
     n_rows = rows.shape[0]
     one = theta.dtype.type(1.0)
     zero = theta.dtype.type(0.0)
     weighted_cost = output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
-                                 inv_weight, Zw, Aw, Dw, mask, keep)
+                                 inv_weight, work, blas, mask, keep)
     for layer in range(layout.shape[0] - 1, -1, -1):
         if layer > 0:
-            _error_below(theta, layout, acts, leak, Aw, Dw, layer, n_rows, rows, mask, keep)
+            _error_below(theta, layout, acts, leak, work, blas, layer, n_rows, rows, mask, keep)
         D = layer_units(Dw, layout, layer, cap)
         W, b = layer_params(theta, layout, layer)
         for i in range(n_rows):
@@ -194,22 +250,20 @@ def sgd_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight,
                 for k in range(w.shape[0]):
                     v = w[k]
                     w[k] = keep_w * v - (shrink if v > zero else (-shrink if v < zero else zero))
-        if layer == 0:
-            dense_backward_params(D, X, rows, W, b)
-        else:
-            dense_backward_params(D, layer_units(Aw, layout, layer - 1, cap), ident[:n_rows], W, b)
+        _weight_gradient(layout, work, blas, layer, X, rows, ident, D, W, b)
     return weighted_cost
 
 
 @njit(**JIT)
-def full_gradient(theta, layout, acts, leak, cost, X, Y, sw, order, ident, Zw, Aw, Dw, grad, mask, keep):
+def full_gradient(theta, layout, acts, leak, cost, X, Y, sw, order, ident, work, blas, grad, mask,
+                  keep):
     """grad = the weighted-mean gradient of the data cost over the rows ``order``.
 
     Processes the rows in blocks of the work buffers' capacity; L2 is not
     included. mask/keep: a fixed dropout mask (empty for none), as in training.
     Returns (Σ sw·C, Σ sw) as float64.
     """
-    cap = work_capacity(Zw, layout)
+    cap = work_capacity(work[0], layout)
     n = order.shape[0]
     total_weight = 0.0
     for i in range(n):
@@ -223,18 +277,20 @@ def full_gradient(theta, layout, acts, leak, cost, X, Y, sw, order, ident, Zw, A
     for start in range(0, n, cap):
         rows = order[start:min(start + cap, n)]
         weighted_cost += accumulate_gradient(theta, layout, acts, leak, cost, X, Y, sw,
-                                             rows, ident, inv_weight, Zw, Aw, Dw, grad, mask, keep)
+                                             rows, ident, inv_weight, work, blas, grad,
+                                             mask, keep)
     restore_fp_mode(saved_mode)
     return weighted_cost, total_weight
 
 
 @njit(**JIT)
-def evaluate(theta, layout, acts, leak, cost, X, Y, sw, labels, order, ident, Zw, Aw):
+def evaluate(theta, layout, acts, leak, cost, X, Y, sw, labels, order, ident, work, blas):
     """Cost and accuracy counts over the rows ``order`` without gradients.
 
     Returns (Σ sw·C as float64, Σ sw as float64, number correct); the count
     is 0 when ``labels`` is empty.
     """
+    Zw, Aw = work[0], work[1]
     cap = work_capacity(Zw, layout)
     last = layout.shape[0] - 1
     n = order.shape[0]
@@ -245,7 +301,8 @@ def evaluate(theta, layout, acts, leak, cost, X, Y, sw, labels, order, ident, Zw
     correct = 0
     for start in range(0, n, cap):
         rows = order[start:min(start + cap, n)]
-        forward(theta, layout, acts, leak, X, rows, ident, Zw, Aw, no_mask, theta.dtype.type(1.0))
+        forward(theta, layout, acts, leak, X, rows, ident, work, blas, no_mask,
+                theta.dtype.type(1.0))
         Z = layer_units(Zw, layout, last, cap)
         A = layer_units(Aw, layout, last, cap)
         for i in range(rows.shape[0]):
@@ -259,8 +316,9 @@ def evaluate(theta, layout, acts, leak, cost, X, Y, sw, labels, order, ident, Zw
 
 
 @njit(**JIT)
-def feedforward(theta, layout, acts, leak, X, order, ident, Zw, Aw, out):
+def feedforward(theta, layout, acts, leak, X, order, ident, work, blas, out):
     """out[i] = network output for X[order[i]]; out is (len(order), n_out)."""
+    Zw, Aw = work[0], work[1]
     cap = work_capacity(Zw, layout)
     last = layout.shape[0] - 1
     n = order.shape[0]
@@ -269,7 +327,8 @@ def feedforward(theta, layout, acts, leak, X, order, ident, Zw, Aw, out):
     for start in range(0, n, cap):
         stop = min(start + cap, n)
         rows = order[start:stop]
-        forward(theta, layout, acts, leak, X, rows, ident, Zw, Aw, no_mask, theta.dtype.type(1.0))
+        forward(theta, layout, acts, leak, X, rows, ident, work, blas, no_mask,
+                theta.dtype.type(1.0))
         A = layer_units(Aw, layout, last, cap)
         out[start:stop] = A[:stop - start]
     restore_fp_mode(saved_mode)

@@ -1,0 +1,1 @@
+"""asv benchmark suite for fastbp (asv.conf.json at the repository root)."""

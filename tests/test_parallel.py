@@ -1,0 +1,83 @@
+"""Parallel mini-batch accumulation: equal to serial and to the reference,
+bit-identical whatever the thread count, and thread settings restored."""
+
+import numba
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+import fastbp
+from fastbp import reference as ref
+
+from conftest import DTYPES, activations_of, assert_close, reference_params
+
+
+def _data(n=70, d=6, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)), rng.integers(0, k, n)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam"])
+def test_parallel_equals_serial(optimizer, dtype):
+    """Sharded sums differ from the serial path only in summation order."""
+    X, y = _data()
+    options = dict(epochs=3, batch_size=9, learning_rate=0.05, l2=0.3, l1=0.01, dropout=0.2, optimizer=optimizer)
+    serial = fastbp.Network([6, 7, 5, 3], hidden_activation="tanh", dtype=dtype, seed=4)
+    parallel = fastbp.Network([6, 7, 5, 3], hidden_activation="tanh", dtype=dtype, seed=4)
+    serial.fit(X, y, **options)
+    parallel.fit(X, y, parallel=True, **options)
+    assert_close(parallel.parameters, serial.parameters, dtype)
+    assert parallel.history["cost"] == pytest.approx(serial.history["cost"], rel=1e-4)
+
+
+def test_parallel_sgd_equals_the_reference():
+    X, y = _data(n=45)
+    net = fastbp.Network([6, 8, 3], output_activation="softmax", cost="log_likelihood", seed=1)
+    weights, biases = reference_params(net)
+    shuffles = np.random.default_rng(1)
+    fastbp.Network([6, 8, 3], seed=shuffles)      # consume the initial draws the same way
+    net.fit(X, y, epochs=2, batch_size=10, learning_rate=0.2, l2=0.1, parallel=True)
+    for _ in range(2):
+        ref.sgd_epoch(weights, biases, X, np.eye(3)[y], activations_of(net), "log_likelihood",
+                      shuffles.permutation(45), 10, 0.2, l2=0.1)
+    for got, want in zip(net.weights + net.biases, weights + biases):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_same_seed_bit_identical_for_any_thread_count(dtype):
+    X, y = _data(n=200, d=12)
+    results = []
+    for threads in (1, 2, 1):
+        net = fastbp.Network([12, 16, 3], dtype=dtype, seed=9)
+        net.fit(X, y, epochs=3, batch_size=32, learning_rate=0.5, optimizer="adam", parallel=True, threads=threads)
+        results.append(net.parameters.copy())
+    assert np.array_equal(results[0], results[1]) and np.array_equal(results[0], results[2])
+
+
+def test_thread_settings_are_applied_and_restored():
+    X, y = _data()
+    before = numba.get_num_threads()
+    seen = {}
+
+    def look(epoch, logs):
+        seen["numba"] = numba.get_num_threads()
+        seen["blas"] = {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+    fastbp.Network([6, 3], seed=0).fit(X, y, epochs=1, parallel=True, threads=1, callbacks=[look])
+    assert seen["numba"] == 1 and seen["blas"] == {1}
+    assert numba.get_num_threads() == before
+    fastbp.Network([6, 3], seed=0).fit(X, y, epochs=1, threads=1, callbacks=[look])
+    assert seen["blas"] == {1} and numba.get_num_threads() == before
+
+
+def test_bad_thread_options():
+    X, y = _data()
+    net = fastbp.Network([6, 3], seed=0)
+    with pytest.raises(ValueError, match="threads must be <="):
+        net.fit(X, y, epochs=1, parallel=True, threads=numba.config.NUMBA_NUM_THREADS + 1)
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        net.fit(X, y, epochs=1, threads=0)
+    with pytest.raises(TypeError, match="parallel must be True or False"):
+        net.fit(X, y, epochs=1, parallel="yes")
