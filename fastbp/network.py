@@ -1,12 +1,16 @@
 """``fastbp.Network``: the object users hold. Validates, then calls kernels."""
 
 
+import copy
+import threading
+
 import numpy as np
 
 from . import _validation as v
 from . import kernels as K
 from ._dispatch import choose_blas, work_buffers
 from ._layout import build_layout, split, weight_mask
+from .errors import NumericalError
 from .history import History
 from .initializers import INITIALIZERS, draw
 from .kernels.codes import ACTIVATIONS, COST_OUTPUTS, COSTS, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
@@ -83,6 +87,21 @@ class Network:
         draw(self.init, self._rng, self.weights, self.biases)
         self._optimizer_state = None    # velocity / moments, carried between fits
         self._records = []              # every epoch ever trained, for schedules and `history`
+        self._fit_lock = threading.RLock()   # fits on one network run one after the other
+
+    def __deepcopy__(self, memo):
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        for key, value in self.__dict__.items():
+            if key not in ("_fit_lock", "weights", "biases"):
+                setattr(clone, key, copy.deepcopy(value, memo))
+        clone._fit_lock = threading.RLock()
+        clone.weights, clone.biases = split(clone._theta, clone._layout)
+        return clone
+
+    def copy(self):
+        """An independent deep copy: parameters, optimizer state, history, generator."""
+        return copy.deepcopy(self)
 
     # ------------------------------------------------------------------ state
     @property
@@ -163,12 +182,21 @@ class Network:
         X = v.as_features(X, self.n_inputs, self.dtype)
         return self._feedforward(X)
 
+    def _check_finite(self, values, what, X):
+        """NumericalError instead of returning NaN/inf computed from finite inputs."""
+        if not np.isfinite(values).all():
+            raise NumericalError(f"the network's {what} overflowed to NaN or infinity on these inputs "
+                                 f"(largest |x| {float(np.max(np.abs(X))):.3g}, largest |parameter| "
+                                 f"{float(np.max(np.abs(self._theta))):.3g}); scale X to a moderate range "
+                                 f"such as [0, 1]")
+
     def _feedforward(self, X):
         n = X.shape[0]
         work, ident, blas = self._work(min(n, EVAL_BLOCK))
         out = np.empty((n, self.n_outputs), dtype=self.dtype)
         K.feedforward(self._theta, self._layout, self._acts, self._leak, X,
                       np.arange(n, dtype=np.int64), ident, work, blas, out)
+        self._check_finite(out, "outputs", X)
         return out
 
     def predict(self, X):
@@ -216,8 +244,9 @@ class Network:
         weighted_cost, total_weight, correct = K.evaluate(
             self._theta, self._layout, self._acts, self._leak, self._cost, X, Y, sw, labels,
             np.arange(n, dtype=np.int64), ident, work, blas)
-        return {"cost": weighted_cost / total_weight + self._penalty(l2, l1, n if n_reg is None else n_reg),
-                "accuracy": correct / n if labels.shape[0] else None}
+        cost = weighted_cost / total_weight + self._penalty(l2, l1, n if n_reg is None else n_reg)
+        self._check_finite(cost, "cost", X)
+        return {"cost": cost, "accuracy": correct / n if labels.shape[0] else None}
 
     def cost(self, X, y, l2=0.0, l1=0.0, sample_weight=None):
         """C = Σ s_x C_x / Σ s_x + λ2/(2n) Σ‖W‖² + λ1/n Σ|W| on (X, y), as a float.
@@ -251,7 +280,10 @@ class Network:
             np.arange(n, dtype=np.int64), ident, work, blas, grad, np.zeros((0, 0), np.uint8),
             self.dtype.type(1.0))
         K.regularised_gradient(grad, self._theta, self._layout, self.dtype.type(l2 / n), self.dtype.type(l1 / n))
-        return weighted_cost / total_weight + self._penalty(l2, l1, n), grad
+        cost = weighted_cost / total_weight + self._penalty(l2, l1, n)
+        self._check_finite(cost, "cost", X)
+        self._check_finite(grad, "gradient", X)
+        return cost, grad
 
     def diagnose(self, X, y, sample_weight=None):
         """What the training dynamics look like on (X, y), per layer l = 0..L-1:
@@ -374,7 +406,8 @@ class Network:
         trainer = Trainer(self, data, validation, epochs, batch_size, learning_rate, l2, l1, dropout,
                           optimizer, schedule, early_stopping, bool(evaluate_training), bool(diagnostics),
                           bool(shuffle), verbose, callbacks, checkpoint, checkpoint_every, threads, parallel)
-        return trainer.run()
+        with self._fit_lock:
+            return trainer.run()
 
     def save(self, path, training_state=True):
         """Write the network to ``path`` (``.npz``: flat parameters + JSON header), atomically.

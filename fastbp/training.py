@@ -19,6 +19,7 @@ from . import kernels as K
 from . import optimizers as optim
 from . import schedules as sched
 from .datasets import train_test_split
+from .errors import NumericalError
 from .history import History
 from .kernels import codes
 from .stopping import EarlyStopping
@@ -259,7 +260,7 @@ class Trainer:
                     state.restore(saved_state)
                     if not len(self.history):
                         net._optimizer_state = previous_state     # a new optimizer's state is dropped
-                    raise FloatingPointError(
+                    raise NumericalError(
                         f"training diverged in epoch {epoch}: the cost or the parameters became "
                         f"{'NaN' if math.isnan(weighted_cost) else 'infinite'} with learning_rate={lr:g}. "
                         f"The network keeps its parameters from the end of epoch {epoch - 1}; "
@@ -374,7 +375,7 @@ class Trainer:
         final = result.x.astype(dt)
         if not np.isfinite(final).all():
             net._theta[...] = start_theta
-            raise FloatingPointError(f"{self.optimizer.method} diverged: the parameters became NaN or "
+            raise NumericalError(f"{self.optimizer.method} diverged: the parameters became NaN or "
                                      f"infinite; the network keeps its parameters from before this fit")
         net._theta[...] = final
         if best[0] is not None and self.early_stopping.restore_best:
