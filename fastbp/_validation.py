@@ -112,6 +112,10 @@ def _to_dtype(name, arr, dtype):
         raise ValueError(f"{name} contains NaN or infinity")
     with np.errstate(over="ignore"):
         out = np.ascontiguousarray(arr, dtype=dtype)
+    if not out.flags.writeable:
+        # numba types read-only arrays apart: passing one would compile every
+        # kernel again (~10 s), so take a writable copy instead.
+        out = out.copy()
     if out.dtype.kind == "f" and arr.dtype != out.dtype and not all_finite(out):
         raise ValueError(f"{name} has values too large for {np.dtype(dtype)} (largest {np.finfo(dtype).max:.3g})")
     return out

@@ -99,6 +99,15 @@ class Network:
         clone.weights, clone.biases = split(clone._theta, clone._layout)
         return clone
 
+    def __getstate__(self):
+        # The lock and the per-layer views are rebuilt on unpickling.
+        return {k: v for k, v in self.__dict__.items() if k not in ("_fit_lock", "weights", "biases")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._fit_lock = threading.RLock()
+        self.weights, self.biases = split(self._theta, self._layout)
+
     def copy(self):
         """An independent deep copy: parameters, optimizer state, history, generator."""
         return copy.deepcopy(self)

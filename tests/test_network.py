@@ -207,3 +207,27 @@ def test_repr_names_the_configuration():
     assert repr(fastbp.Network([3, 2], dtype="float32")) == (
         "Network([3, 2], hidden_activation='sigmoid', output_activation='sigmoid', "
         "cost='quadratic', dtype=float32)")
+
+
+def test_pickle_round_trip_keeps_views_and_training_state():
+    import pickle
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    y = np.arange(20) % 2
+    net = fastbp.Network([3, 4, 2], seed=0)
+    net.fit(X, y, epochs=2, optimizer="adam", learning_rate=0.01)
+    clone = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(clone.parameters, net.parameters)
+    clone.weights[0][0, 0] = 5.0                      # views into the clone's own buffer
+    assert clone.parameters[0] == 5.0 and net.parameters[0] != 5.0
+    clone.parameters = net.parameters
+    clone.fit(X, y, epochs=1, optimizer="adam", learning_rate=0.01)
+    net.fit(X, y, epochs=1, optimizer="adam", learning_rate=0.01)
+    np.testing.assert_array_equal(clone.parameters, net.parameters)
+
+
+def test_read_only_inputs_are_accepted():
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    X.flags.writeable = False
+    net = fastbp.Network([3, 2], seed=0)
+    net.fit(X, np.arange(20) % 2, epochs=1)
+    assert net.predict(X).shape == (20,)
