@@ -24,3 +24,20 @@ def test_every_kernel_takes_its_options_from_config():
             if "fastmath" in line and path.name != "_config.py":
                 offenders.append(f"{path.relative_to(PACKAGE)}:{lineno}: {line.strip()}")
     assert not offenders, "kernels must use @njit(**JIT...) from fastbp._config:\n" + "\n".join(offenders)
+
+
+def test_every_kernel_cache_entry_depends_on_all_kernel_sources():
+    """A change in any kernel file must invalidate every cached kernel (numba
+    alone checks only a function's own file, so a caller in epoch.py would
+    load machine code built against an old dense.py)."""
+    from numba.core.registry import CPUDispatcher
+
+    from fastbp import kernels
+    from fastbp.kernels import _cache
+    stamp = _cache.package_stamp()
+    dispatchers = [obj for module in (kernels.dense, kernels.epoch, kernels.propagate, kernels.parallel,
+                                      kernels.update, kernels.costs, kernels.activations)
+                   for obj in vars(module).values() if isinstance(obj, CPUDispatcher)]
+    assert len(dispatchers) > 20
+    for d in dispatchers:
+        assert d._cache._cache_file._source_stamp[1] == stamp, d.__name__

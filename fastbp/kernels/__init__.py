@@ -24,6 +24,11 @@ from .propagate import (
 )
 from .update import optimizer_step, regularised_gradient
 
+from . import _cache, activations, blas, costs, dense, epoch, fpu, parallel, propagate, update  # noqa: E402
+
+_cache.stamp_caches([activations, costs, dense, epoch, fpu, parallel, propagate, update])
+del blas
+
 __all__ = [
     "accumulate_gradient", "activate_row", "apply_dropout", "activate_rows", "cost_of", "count_correct",
     "dense_backward_delta", "dense_backward_params", "dense_forward", "evaluate",

@@ -12,14 +12,15 @@ samples into 4 weight rows per sweep, so each loaded element feeds four
 multiply-adds. In cache, on 8 x 784 x 32 blocks, this ran at 46 (float64) and
 101 (float32) GFLOP/s for the forward product and 42 / 75 for the weight
 gradient, against 20-32 / 44-67 for 1x8, 2x2 or 2x4 blocks and 14 / 23 for
-one axpy at a time (benchmarks/kernel_variants.py).
+one axpy at a time. Which products use these loops and which use BLAS is
+decided in fastbp/_dispatch.py.
 """
 
-import numpy as np
 from numba import njit
 
 from .._config import JIT
 from .activations import activate_row, scale_by_derivative
+from .blas import gemm
 
 
 @njit(**JIT)
@@ -266,9 +267,11 @@ def dense_backward_delta(delta, W, A_prev, act_prev, leak, a_scale, delta_prev, 
 # For wide layers and batches BLAS's cache-blocked GEMM wins (a 1024 x 1024
 # layer's weights do not fit in L2, so the loop kernels stream them again for
 # every block of rows). These variants take their input rows contiguous (the
-# first layer's batch is gathered into a buffer first) and call np.dot with
-# preallocated outputs; transposes are views, never copies. Never call them
-# inside a prange body: BLAS threads would multiply with numba's.
+# first layer's batch is gathered into a buffer first) and call GEMM with
+# alpha/beta (kernels/blas.py), so biases, gradient accumulation and the SGD
+# step with L2 decay happen inside the GEMM, without temporaries or extra
+# passes. ``S`` is a 2-element scratch for BLAS's scalar arguments. Never call
+# them inside a prange body: BLAS threads would multiply with numba's.
 
 @njit(**JIT)
 def gather_rows(src, rows, G):
@@ -281,37 +284,34 @@ def gather_rows(src, rows, G):
 
 
 @njit(**JIT)
-def dense_forward_blas(src, W, b, Z, A, act, leak, n_rows):
-    """Z[:n] = src[:n] Wᵀ + b and A[:n] = f(Z[:n]) by one GEMM."""
-    np.dot(src[:n_rows], W.T, Z[:n_rows])
+def dense_forward_blas(src, W, b, Z, A, act, leak, n_rows, S):
+    """Z[:n] = src[:n] Wᵀ + b (biases prefilled, one GEMM with beta = 1) and A[:n] = f(Z[:n])."""
+    one = W.dtype.type(1.0)
+    Zn = Z[:n_rows]
     for i in range(n_rows):
-        z = Z[i]
+        z = Zn[i]
         for j in range(z.shape[0]):
-            z[j] += b[j]
-        activate_row(z, A[i], act, leak)
+            z[j] = b[j]
+    gemm(False, True, one, src[:n_rows], W, one, Zn, S)
+    for i in range(n_rows):
+        activate_row(Zn[i], A[i], act, leak)
 
 
 @njit(**JIT)
-def dense_backward_params_blas(delta, src, n_rows, dW, db, T):
-    """dW += delta[:n]ᵀ src[:n] and db += Σ_i delta[i] (BP4, BP3), by one GEMM
-    into the scratch T (at least dW.size elements) and one pass adding it."""
-    n_out, n_in = dW.shape
-    P = T[:n_out * n_in].reshape((n_out, n_in))
-    np.dot(delta[:n_rows].T, src[:n_rows], P)
-    for j in range(n_out):
-        g = dW[j]
-        p = P[j]
-        for k in range(n_in):
-            g[k] += p[k]
+def dense_backward_params_blas(delta, src, n_rows, dW, db, alpha, beta, S):
+    """dW ← beta·dW + alpha·delta[:n]ᵀ src[:n] and db ← db + alpha·Σ_i delta[i]
+    in one GEMM. With alpha = 1, beta = 1 this accumulates the gradient (BP4,
+    BP3); with alpha = -η and beta = 1 - ηλ/n it is the SGD step itself."""
+    gemm(True, False, alpha, delta[:n_rows], src[:n_rows], beta, dW, S)
     for i in range(n_rows):
         d = delta[i]
-        for j in range(n_out):
-            db[j] += d[j]
+        for j in range(db.shape[0]):
+            db[j] += alpha * d[j]
 
 
 @njit(**JIT)
-def dense_backward_delta_blas(delta, W, A_prev, act_prev, leak, a_scale, delta_prev, n_rows):
+def dense_backward_delta_blas(delta, W, A_prev, act_prev, leak, a_scale, delta_prev, n_rows, S):
     """delta_prev[:n] = (delta[:n] W) ⊙ f'(z_prev) (BP2) by one GEMM."""
-    np.dot(delta[:n_rows], W, delta_prev[:n_rows])
+    gemm(False, False, W.dtype.type(1.0), delta[:n_rows], W, W.dtype.type(0.0), delta_prev[:n_rows], S)
     for i in range(n_rows):
         scale_by_derivative(delta_prev[i], A_prev[i], act_prev, leak, a_scale)

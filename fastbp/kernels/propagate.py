@@ -2,10 +2,10 @@
 
 Parameters live in one flat vector ``theta``; gradients use the same layout.
 ``work`` is a tuple of five flat buffers of the network's dtype,
-(Zw, Aw, Dw, Gw, Tw): z, a and delta for up to ``capacity`` rows, laid out
+(Zw, Aw, Dw, Gw, Sw): z, a and delta for up to ``capacity`` rows, laid out
 layer after layer (layer l occupies ``capacity * layout[l, UNIT_OFF]``
 onward, as a (capacity, n_out) block); Gw the first layer's gathered input
-rows and Tw a weight-sized scratch, both used only by BLAS layers.
+rows (BLAS layers only) and Sw two scalars' scratch for BLAS calls.
 ``blas`` holds one flag per layer: 1 to compute that layer's products with
 BLAS GEMMs (dense.*_blas), 0 for the register-blocked loops.
 """
@@ -72,7 +72,7 @@ def apply_dropout(U, mask, rows, column, keep):
 @njit(**JIT)
 def _layer_forward(theta, layout, acts, leak, X, rows, ident, work, blas, layer):
     """Z, A of one layer for the rows: BLAS when flagged for it, else the loops."""
-    Zw, Aw, Dw, Gw, Tw = work
+    Zw, Aw, Dw, Gw, Sw = work
     cap = work_capacity(Zw, layout)
     n_rows = rows.shape[0]
     W, b = layer_params(theta, layout, layer)
@@ -82,9 +82,10 @@ def _layer_forward(theta, layout, acts, leak, X, rows, ident, work, blas, layer)
         if layer == 0:
             G = Gw.reshape((cap, layout[0, N_IN]))
             gather_rows(X, rows, G)
-            dense_forward_blas(G, W, b, Z, A, acts[0], leak, n_rows)
+            dense_forward_blas(G, W, b, Z, A, acts[0], leak, n_rows, Sw)
         else:
-            dense_forward_blas(layer_units(Aw, layout, layer - 1, cap), W, b, Z, A, acts[layer], leak, n_rows)
+            dense_forward_blas(layer_units(Aw, layout, layer - 1, cap), W, b, Z, A, acts[layer], leak, n_rows,
+                               Sw)
     elif layer == 0:
         dense_forward(X, rows, W, b, Z, A, acts[0], leak)
     else:
@@ -136,7 +137,7 @@ def output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_wei
 
     Returns Σ_i sw[r_i] C_{x_i} (float64) over the rows r_i = rows[i].
     """
-    Zw, Aw, Dw, Gw, Tw = work
+    Zw, Aw, Dw, Gw, Sw = work
     cap = work_capacity(Zw, layout)
     last = layout.shape[0] - 1
     forward(theta, layout, acts, leak, X, rows, ident, work, blas, mask, keep)
@@ -155,7 +156,7 @@ def output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_wei
 @njit(**JIT)
 def _error_below(theta, layout, acts, leak, work, blas, layer, n_rows, rows, mask, keep):
     """BP2 from layer ``layer`` into layer - 1, with its dropout mask if any."""
-    Zw, Aw, Dw, Gw, Tw = work
+    Zw, Aw, Dw, Gw, Sw = work
     cap = work_capacity(Aw, layout)
     W, _ = layer_params(theta, layout, layer)
     D = layer_units(Dw, layout, layer, cap)
@@ -163,34 +164,68 @@ def _error_below(theta, layout, acts, leak, work, blas, layer, n_rows, rows, mas
     D_prev = layer_units(Dw, layout, layer - 1, cap)
     dropout = mask.shape[0] > 0
     a_scale = keep if dropout else W.dtype.type(1.0)
-    _layer_delta(D, W, A_prev, acts[layer - 1], leak, a_scale, D_prev, n_rows, blas, layer)
+    _layer_delta(D, W, A_prev, acts[layer - 1], leak, a_scale, D_prev, n_rows, blas, layer, work[4])
     if dropout:
         apply_dropout(D_prev[:n_rows], mask, rows, layout[layer - 1, UNIT_OFF], keep)
 
 
 @njit(**JIT)
-def _layer_delta(D, W, A_prev, act_prev, leak, a_scale, D_prev, n_rows, blas, layer):
+def _layer_delta(D, W, A_prev, act_prev, leak, a_scale, D_prev, n_rows, blas, layer, Sw):
     if blas[layer]:
-        dense_backward_delta_blas(D, W, A_prev, act_prev, leak, a_scale, D_prev, n_rows)
+        dense_backward_delta_blas(D, W, A_prev, act_prev, leak, a_scale, D_prev, n_rows, Sw)
     else:
         dense_backward_delta(D, W, A_prev, act_prev, leak, a_scale, D_prev, n_rows)
 
 
 @njit(**JIT)
+def _layer_input(layout, work, layer, X, rows, ident):
+    """(source array, its row indices) holding layer ``layer``'s input rows."""
+    Zw, Aw, Dw, Gw, Sw = work
+    cap = work_capacity(Zw, layout)
+    if layer == 0:
+        return X, rows
+    return layer_units(Aw, layout, layer - 1, cap), ident[:rows.shape[0]]
+
+
+@njit(**JIT)
 def _weight_gradient(layout, work, blas, layer, X, rows, ident, D, dW, db):
     """dW += Dᵀ a^{l-1} and db += Σ D over the rows (BP4, BP3), loops or BLAS."""
-    Zw, Aw, Dw, Gw, Tw = work
+    Zw, Aw, Dw, Gw, Sw = work
+    cap = work_capacity(Zw, layout)
+    one = dW.dtype.type(1.0)
+    if blas[layer]:
+        src = Gw.reshape((cap, layout[0, N_IN])) if layer == 0 else layer_units(Aw, layout, layer - 1, cap)
+        dense_backward_params_blas(D, src, rows.shape[0], dW, db, one, one, Sw)
+    else:
+        src, src_rows = _layer_input(layout, work, layer, X, rows, ident)
+        dense_backward_params(D, src, src_rows, dW, db)
+
+
+@njit(**JIT)
+def _sgd_layer(layout, work, blas, layer, X, rows, ident, D, W, b, lr, keep_w):
+    """W ← keep_w·W − lr·Dᵀa^{l-1}, b ← b − lr·ΣD: the SGD step of one layer.
+
+    BLAS does it in one GEMM (alpha = −lr, beta = keep_w); the loops scale D
+    by −lr, W by keep_w, then add Dᵀa^{l-1} into W.
+    """
+    Zw, Aw, Dw, Gw, Sw = work
     cap = work_capacity(Zw, layout)
     n_rows = rows.shape[0]
     if blas[layer]:
-        if layer == 0:
-            dense_backward_params_blas(D, Gw.reshape((cap, layout[0, N_IN])), n_rows, dW, db, Tw)
-        else:
-            dense_backward_params_blas(D, layer_units(Aw, layout, layer - 1, cap), n_rows, dW, db, Tw)
-    elif layer == 0:
-        dense_backward_params(D, X, rows, dW, db)
-    else:
-        dense_backward_params(D, layer_units(Aw, layout, layer - 1, cap), ident[:n_rows], dW, db)
+        src = Gw.reshape((cap, layout[0, N_IN])) if layer == 0 else layer_units(Aw, layout, layer - 1, cap)
+        dense_backward_params_blas(D, src, n_rows, W, b, -lr, keep_w, Sw)
+        return
+    for i in range(n_rows):
+        d = D[i]
+        for j in range(d.shape[0]):
+            d[j] *= -lr
+    if keep_w != W.dtype.type(1.0):
+        for j in range(W.shape[0]):
+            w = W[j]
+            for k in range(w.shape[0]):
+                w[k] *= keep_w
+    src, src_rows = _layer_input(layout, work, layer, X, rows, ident)
+    dense_backward_params(D, src, src_rows, W, b)
 
 
 @njit(**JIT)
@@ -224,14 +259,13 @@ def sgd_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight,
     Equal to accumulate_gradient followed by an SGD update, without a
     gradient buffer: for each layer from the top, δ^{l-1} is formed from the
     old W^l (BP2) first, then W^l ← keep_w·W^l - shrink·sign(W^l)
-    + (-lr δ^l)ᵀ a^{l-1} and b^l ← b^l - lr Σ δ^l, where keep_w = 1 - ηλ2/n
+    - lr·δ^lᵀ a^{l-1} and b^l ← b^l - lr Σ δ^l, where keep_w = 1 - ηλ2/n
     (L2) and shrink = ηλ1/n (L1). This skips zeroing, filling and re-reading
     a gradient buffer every mini-batch. Returns Σ_i sw[r_i] C_{x_i}.
     """
     Dw = work[2]
     cap = work_capacity(Dw, layout)
     n_rows = rows.shape[0]
-    one = theta.dtype.type(1.0)
     zero = theta.dtype.type(0.0)
     weighted_cost = output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
                                  inv_weight, work, blas, mask, keep)
@@ -240,17 +274,15 @@ def sgd_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight,
             _error_below(theta, layout, acts, leak, work, blas, layer, n_rows, rows, mask, keep)
         D = layer_units(Dw, layout, layer, cap)
         W, b = layer_params(theta, layout, layer)
-        for i in range(n_rows):
-            d = D[i]
-            for j in range(d.shape[0]):
-                d[j] *= -lr
-        if keep_w != one or shrink != zero:
+        decay = keep_w
+        if shrink != zero:   # L1 (rare): decay and shrink in one pass, then a plain step
             for j in range(W.shape[0]):
                 w = W[j]
                 for k in range(w.shape[0]):
                     v = w[k]
                     w[k] = keep_w * v - (shrink if v > zero else (-shrink if v < zero else zero))
-        _weight_gradient(layout, work, blas, layer, X, rows, ident, D, W, b)
+            decay = theta.dtype.type(1.0)
+        _sgd_layer(layout, work, blas, layer, X, rows, ident, D, W, b, lr, decay)
     return weighted_cost
 
 
