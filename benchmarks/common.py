@@ -26,7 +26,7 @@ def mnist_shaped(dtype, n=N_SAMPLES):
     key = (np.dtype(dtype).name, n)
     if key not in _DATA:
         rng = np.random.default_rng(0)
-        X = rng.random((n, N_FEATURES)).astype(dtype)
+        X = rng.random((n, N_FEATURES), dtype=np.dtype(dtype).type)   # no float64 temporary
         y = rng.integers(0, 10, n)
         _DATA[key] = (X, y)
     return _DATA[key]
