@@ -42,8 +42,9 @@ def sklearn_rounds(X, y, repeats=3):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             for _ in range(repeats):
-                times["scikit-learn"].append(timed(lambda: Theirs(**params).fit(X, y)) / 3)
-                times["fastbp.sklearn"].append(timed(lambda: Ours(**params).fit(X, y)) / 3)
+                for key, cls in (("scikit-learn", Theirs), ("fastbp.sklearn", Ours)):
+                    model = cls(**params)
+                    times[key].append(timed(lambda model=model: model.fit(X, y)) / 3)
         theirs, ours = (statistics.median(times[k]) for k in times)
         print(f"MLPClassifier(hidden_layer_sizes={hidden}, solver='sgd', batch_size={batch}): "
               f"scikit-learn {theirs:.3f} s/epoch, fastbp {ours:.3f} s/epoch, {theirs / ours:.1f}x faster")

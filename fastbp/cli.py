@@ -69,6 +69,10 @@ def _parser():
     train.add_argument("--test-fraction", type=float, default=0.25,
                        help="held-out fraction when the dataset has no test part")
     train.add_argument("--diagnostics", action="store_true", help="record gradient norms and saturation")
+    train.add_argument("--threads", type=int, default=None,
+                       help="threads for BLAS (or, with --parallel, for the sharded mini-batches)")
+    train.add_argument("--parallel", action="store_true",
+                       help="split each mini-batch into shards computed by several threads")
     train.add_argument("--save", default=None, metavar="PATH", help="save the trained model (.npz)")
     train.add_argument("--checkpoint", default=None, metavar="PATH", help="checkpoint every epoch (.npz)")
     train.add_argument("--plot", default=None, metavar="PATH", help="save training curves as PNG")
@@ -220,7 +224,8 @@ def train(args, out=None):
                               validation_fraction=validation_fraction, early_stopping=early,
                               # without a validation split, watch the held-out set (monitoring only)
                               validation_data=None if validation_fraction else (X_test, y_test),
-                              diagnostics=args.diagnostics, callbacks=[progress], checkpoint=args.checkpoint)
+                              diagnostics=args.diagnostics, callbacks=[progress], checkpoint=args.checkpoint,
+                              threads=args.threads, parallel=args.parallel)
     finally:
         progress.close()
     for w in caught:

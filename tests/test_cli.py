@@ -130,3 +130,10 @@ def test_gradcheck_passes_every_pairing_and_fails_on_a_tiny_tolerance(capsys):
     assert "all passed" in capsys.readouterr().out
     assert main(["gradcheck", "--sizes", "3,4,3", "--tolerance", "1e-30"]) == 1
     assert "FAILED" in capsys.readouterr().out
+
+
+def test_threads_and_parallel_options(capsys):
+    assert main(["train", "--quiet", "--epochs", "2", "--parallel", "--threads", "1"]) == 0
+    assert main(["train", "--quiet", "--epochs", "2", "--threads", "1"]) == 0
+    assert main(["train", "--quiet", "--epochs", "1", "--threads", "0"]) == 2
+    assert "threads must be >= 1" in capsys.readouterr().err
