@@ -706,3 +706,27 @@ def test_bad_data_is_refused_with_a_clear_error():
         net.SGD((np.zeros((4, 784)), np.zeros(4, dtype=int)), 1, 10, 3.0)
     with pytest.raises(ValueError, match="784 numbers"):
         net.SGD([(np.zeros((783, 1)), his_vectorized_result(1))], 1, 10, 3.0)
+
+
+def test_stacking_rows_that_are_views_of_one_matrix():
+    """mnist_loader hands out (784, 1) views of one matrix: they are gathered in one
+    C-level step (no copy at all when in order); anything else takes the general path."""
+    import random
+
+    from fastbp.nielsen.network import _stack
+    rng = np.random.default_rng(0)
+    X = rng.random((50, 6))
+    views = [X[i].reshape(6, 1) for i in range(50)]
+    stacked = _stack(views, 6, "x")
+    assert np.shares_memory(stacked, X) and np.array_equal(stacked, X)
+    shuffled = views[:]
+    random.Random(0).shuffle(shuffled)
+    want = np.concatenate([v.reshape(1, -1) for v in shuffled])
+    np.testing.assert_array_equal(_stack(shuffled, 6, "x"), want)
+    mixed = views[:49] + [np.array(views[49])]              # one array not from the matrix
+    np.testing.assert_array_equal(_stack(mixed, 6, "x"), X)
+    X32 = X.astype(np.float32)
+    as32 = _stack(list(X32.reshape(50, 6, 1)), 6, "x")
+    assert as32.dtype == np.float64 and np.array_equal(as32, X32.astype(np.float64))
+    every_other = [X[i].reshape(6, 1) for i in range(0, 50, 2)]
+    np.testing.assert_array_equal(_stack(every_other, 6, "x"), X[::2])

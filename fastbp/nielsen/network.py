@@ -100,8 +100,43 @@ def _split_pairs(data, name):
     return xs, ys
 
 
+def _rows_of_one_matrix(columns, width):
+    """When every column is a view of a row of one C-contiguous matrix — as
+    mnist_loader builds them, one (784, 1) view per image — that matrix's rows
+    in the columns' order (one C-level gather; no copy when in order), else None."""
+    first = columns[0]
+    if not isinstance(first, np.ndarray) or first.size != width:
+        return None
+    root = first
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if not root.flags.c_contiguous or root.size % width or root.dtype != first.dtype:
+        return None
+    start = root.__array_interface__["data"][0]
+    row_bytes = width * root.itemsize
+    try:
+        offsets = np.fromiter((c.__array_interface__["data"][0] for c in columns), dtype=np.int64,
+                              count=len(columns)) - start
+    except (AttributeError, TypeError):
+        return None
+    rows = offsets // row_bytes
+    matrix = root.reshape(-1, width)
+    if (offsets % row_bytes).any() or rows.min() < 0 or rows.max() >= matrix.shape[0]:
+        return None
+    # every column must be a contiguous row view of that same buffer
+    if not all(isinstance(c, np.ndarray) and c.size == width and c.dtype == root.dtype and c.flags.c_contiguous
+               for c in columns):
+        return None
+    if np.array_equal(rows, np.arange(matrix.shape[0])):
+        return matrix
+    return matrix[rows]
+
+
 def _stack(columns, width, name):
     """Stack arrays of ``width`` numbers each (columns, rows, anything) as the rows of one float64 array."""
+    fast = _rows_of_one_matrix(columns, width)
+    if fast is not None:
+        return np.asarray(fast, dtype=np.float64)
     try:
         out = np.concatenate([np.reshape(c, (1, -1)) for c in columns], axis=0, dtype=np.float64)
     except (TypeError, ValueError) as exc:
