@@ -54,6 +54,23 @@ class OptimizerState:
         self.first[...], self.second[...], self.step[...] = saved
 
 
+def parallel_tasks(layout, n_tasks=16):
+    """(n_tasks', 3) int64 rows (layer, first unit, end unit): the parallel
+    update split into about ``n_tasks`` blocks of rows of the weight matrices
+    of equal cost (rows x inputs), in multiples of 4 rows (the loop kernels'
+    block). prange hands out equal counts of iterations, so equal-cost tasks
+    keep the threads equally busy. The split does not change any result: each
+    parameter's gradient is summed in the same order whichever task owns it."""
+    costs = [int(layout[l, codes.N_OUT] * layout[l, codes.N_IN]) for l in range(layout.shape[0])]
+    per_task = max(1, sum(costs) // n_tasks)
+    tasks = []
+    for layer in range(layout.shape[0]):
+        n_out, n_in = int(layout[layer, codes.N_OUT]), int(layout[layer, codes.N_IN])
+        rows = max(4, -(-per_task // n_in) // 4 * 4)
+        tasks += [(layer, j, min(j + rows, n_out)) for j in range(0, n_out, rows)]
+    return np.array(tasks, dtype=np.int64)
+
+
 def check_threads(threads, parallel):
     """``threads``: None or 1..NUMBA_NUM_THREADS (numba's pool is sized at import)."""
     import numba
@@ -199,17 +216,17 @@ class Trainer:
         capacity = -(-self.batch_size // shards)
         size = capacity * net._n_units
         shard_work = tuple(np.empty((shards, size), dtype=net.dtype) for _ in range(3)) + (
-            np.empty((shards, 0), dtype=net.dtype), np.empty((shards, 0), dtype=net.dtype))
+            np.empty((shards, 0), dtype=net.dtype), np.zeros((shards, 2), dtype=net.dtype))
         blas_off = np.zeros(net._layout.shape[0], dtype=np.int64)
-        grads = np.empty((shards, net.n_parameters), dtype=net.dtype)
-        weight_mask = net._weight_mask.astype(np.uint8)
+        grad = np.empty(net.n_parameters if opt.code != codes.SGD else 0, dtype=net.dtype)
+        tasks = parallel_tasks(net._layout)
         ident = np.arange(capacity, dtype=np.int64)
 
         def run(order, hyper, state, mask):
             return K.train_epoch_parallel(
                 net._theta, net._layout, net._acts, net._leak, net._cost, self.X, self.Y, self.sw,
                 self.labels, order, self.batch_size, opt.code, hyper, state.first, state.second, state.step,
-                mask, ident, shard_work, blas_off, grads, weight_mask)
+                grad, mask, ident, shard_work, blas_off, tasks)
         return run
 
     def _run(self):

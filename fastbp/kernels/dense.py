@@ -201,9 +201,16 @@ def dense_backward_params(delta, src, rows, dW, db):
 
     delta: (>= B, n_out) with B = len(rows); dW: (n_out, n_in); db: (n_out,).
     """
+    dense_backward_params_rows(delta, src, rows, dW, db, 0, dW.shape[0])
+
+
+@njit(**JIT)
+def dense_backward_params_rows(delta, src, rows, dW, db, j_start, j_stop):
+    """``dense_backward_params`` for the output units j_start <= j < j_stop only:
+    the parallel path splits the weight update over threads by rows of W."""
     n = rows.shape[0]
-    n_out = dW.shape[0]
-    j4 = n_out - n_out % 4
+    n_out = j_stop
+    j4 = j_start + (j_stop - j_start) - (j_stop - j_start) % 4
     zero = dW.dtype.type(0.0)
     n4 = n - n % 4 if n % 4 < 3 else n + 1   # a remainder of 3 rows goes in a padded 4-row block
     for i in range(0, n4, 4):
@@ -214,7 +221,7 @@ def dense_backward_params(delta, src, rows, dW, db):
         m3 = i + 3 < n
         x0, x1, x2, x3 = src[rows[i]], src[rows[i1]], src[rows[i2]], src[rows[i3]]
         r0, r1, r2, r3 = delta[i], delta[i1], delta[i2], delta[i3]
-        for j in range(0, j4, 4):
+        for j in range(j_start, j4, 4):
             _axpy4x4(dW[j], dW[j + 1], dW[j + 2], dW[j + 3], x0, x1, x2, x3,
                      r0[j], r0[j + 1], r0[j + 2], r0[j + 3],
                      r1[j], r1[j + 1], r1[j + 2], r1[j + 3],
@@ -229,7 +236,7 @@ def dense_backward_params(delta, src, rows, dW, db):
         m1 = i + 1 < n
         x0, x1 = src[rows[i]], src[rows[i1]]
         r0, r1 = delta[i], delta[i1]
-        for j in range(0, j4, 4):
+        for j in range(j_start, j4, 4):
             _axpy2x4(dW[j], dW[j + 1], dW[j + 2], dW[j + 3], x0, x1,
                      r0[j], r0[j + 1], r0[j + 2], r0[j + 3],
                      r1[j] if m1 else zero, r1[j + 1] if m1 else zero,
@@ -238,7 +245,7 @@ def dense_backward_params(delta, src, rows, dW, db):
             _axpy2x1(dW[j], x0, x1, r0[j], r1[j] if m1 else zero)
     for i in range(n):
         d = delta[i]
-        for j in range(n_out):
+        for j in range(j_start, j_stop):
             db[j] += d[j]
 
 
