@@ -40,10 +40,10 @@ def network(workload, dtype, seed=0):
 
 def threading(workload, mode):
     """fit() options for a thread mode: 'serial' is one thread throughout;
-    'threads2' uses two threads the way that suits the workload: sharded
-    mini-batches for small and medium layers, BLAS's own threads for W3."""
+    'threads2' uses two threads the way that suits the workload (README
+    "Threads"): sharded mini-batches for W2, BLAS's own threads for W1 and W3."""
     if mode == "serial":
         return dict(threads=1)
-    if workload == "W3":
-        return dict(threads=2)
-    return dict(parallel=True, threads=2)
+    if workload == "W2":
+        return dict(parallel=True, threads=2)
+    return dict(threads=2)

@@ -274,7 +274,7 @@ def test_shards_follow_the_documented_order(two_ranks):
         for s in range(steps):
             rows = np.concatenate([np.asarray(shard)[s * len(shard) // steps:(s + 1) * len(shard) // steps]
                                    for shard in shards])
-            net.fit(data["X"][rows], data["y"][rows], sample_weight=None, epochs=1, batch_size=len(rows),
+            net.fit(data["X"][rows], data["y"][rows], sample_weight=data["sw"][rows], epochs=1, batch_size=len(rows),
                     learning_rate=job["fit"]["learning_rate"], optimizer="adam", shuffle=False)
     rank0, rank1 = result(folder, "shard_adam", 0), result(folder, "shard_adam", 1)
     assert np.array_equal(rank0["params"], rank1["params"])
