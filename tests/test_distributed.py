@@ -34,7 +34,7 @@ LAUNCH_TIMEOUT = 120        # seconds; a hang in a collective fails the test ins
 #: amplifies that by well under 1e3 (measured max deviations are ~1e-14), so
 #: 1e-10 leaves a 10,000x margin while any wrong weighting, batch split or
 #: update is off by > 1e-3. float32: the same reasoning with eps = 1.2e-7.
-TOLERANCE = {"float64": 1e-10, "float32": 2e-4}
+TOLERANCE = {"float64": 1e-12, "float32": 1e-4}
 
 
 def find_mpiexec():
