@@ -4,10 +4,10 @@ import numpy as np
 from numba import njit
 
 from .._config import JIT
-from .codes import H_BETA1, H_BETA2, H_EPS, H_KEEP, H_L1, H_L2, H_LR, H_MU, SGD
+from .codes import SGD
 from .fpu import flush_subnormals, restore_fp_mode
-from .propagate import accumulate_gradient, count_correct, layer_units, sgd_step, work_capacity
-from .update import optimizer_step, regularised_gradient
+from .propagate import accumulate_gradient, count_correct, layer_units, sgd_step, total_sample_weight, work_capacity
+from .update import hyperparameters, optimizer_step, regularised_gradient
 
 
 @njit(**JIT)
@@ -46,14 +46,7 @@ def train_epoch(theta, layout, acts, leak, cost, X, Y, sw, labels, order, batch_
     """
     saved_mode = flush_subnormals()
     dt = theta.dtype.type
-    lr = dt(hyper[H_LR])
-    l2n = dt(hyper[H_L2])
-    l1n = dt(hyper[H_L1])
-    mu = dt(hyper[H_MU])
-    beta1 = dt(hyper[H_BETA1])
-    beta2 = dt(hyper[H_BETA2])
-    eps = dt(hyper[H_EPS])
-    keep = dt(hyper[H_KEEP])
+    lr, l2n, l1n, mu, beta1, beta2, eps, keep = hyperparameters(hyper, theta)
     keep_w = dt(1.0) - lr * l2n
     shrink = lr * l1n
 
@@ -67,9 +60,7 @@ def train_epoch(theta, layout, acts, leak, cost, X, Y, sw, labels, order, batch_
     batches = 0
     for start in range(0, n, batch_size):
         rows = order[start:min(start + batch_size, n)]
-        batch_weight = 0.0
-        for i in range(rows.shape[0]):
-            batch_weight += np.float64(sw[rows[i]])
+        batch_weight = total_sample_weight(sw, rows)
         if batch_weight == 0.0:
             batches += 1
             continue

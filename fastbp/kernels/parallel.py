@@ -22,27 +22,19 @@ import numpy as np
 from numba import njit, prange
 
 from .._config import JIT, JIT_PARALLEL
-from .codes import (
-    ADAM,
-    B_OFF,
-    H_BETA1,
-    H_BETA2,
-    H_EPS,
-    H_KEEP,
-    H_L1,
-    H_L2,
-    H_LR,
-    H_MU,
-    MOMENTUM,
-    N_IN,
-    N_OUT,
-    NESTEROV,
-    SGD,
-    W_OFF,
-)
+from .codes import ADAM, B_OFF, MOMENTUM, N_IN, N_OUT, NESTEROV, SGD, W_OFF
 from .dense import dense_backward_params_rows
 from .fpu import flush_subnormals, restore_fp_mode
-from .propagate import _error_below, count_correct, layer_params, layer_units, output_error, work_capacity
+from .propagate import (
+    _error_below,
+    count_correct,
+    layer_params,
+    layer_units,
+    output_error,
+    total_sample_weight,
+    work_capacity,
+)
+from .update import adam_rate, hyperparameters
 
 
 @njit(**JIT)
@@ -137,14 +129,7 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
     """
     saved_mode = flush_subnormals()
     dt = theta.dtype.type
-    lr = dt(hyper[H_LR])
-    l2n = dt(hyper[H_L2])
-    l1n = dt(hyper[H_L1])
-    mu = dt(hyper[H_MU])
-    beta1 = dt(hyper[H_BETA1])
-    beta2 = dt(hyper[H_BETA2])
-    eps = dt(hyper[H_EPS])
-    keep = dt(hyper[H_KEEP])
+    lr, l2n, l1n, mu, beta1, beta2, eps, keep = hyperparameters(hyper, theta)
     keep_w = dt(1.0) - lr * l2n
     shrink = lr * l1n
     fused = opt == SGD
@@ -164,9 +149,7 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
     for start in range(0, n, batch_size):
         rows = order[start:min(start + batch_size, n)]
         size = rows.shape[0]
-        batch_weight = 0.0
-        for i in range(size):
-            batch_weight += np.float64(sw[rows[i]])
+        batch_weight = total_sample_weight(sw, rows)
         if batch_weight == 0.0:
             batches += 1
             continue
@@ -199,8 +182,7 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
         lr_t = lr
         if opt == ADAM:
             step[0] += 1
-            t = dt(step[0])
-            lr_t = lr * np.sqrt(dt(1.0) - beta2 ** t) / (dt(1.0) - beta1 ** t)
+            lr_t = adam_rate(lr, beta1, beta2, step[0])
         for t in prange(tasks.shape[0]):
             mode = flush_subnormals()
             _task_update(theta, layout, X, rows, ident, shard_work, tasks[t], n_shards, fused, opt, lr, keep_w,

@@ -287,6 +287,15 @@ def sgd_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight,
 
 
 @njit(**JIT)
+def total_sample_weight(sw, rows):
+    """Σ sw[r] over the rows, in float64."""
+    total = 0.0
+    for i in range(rows.shape[0]):
+        total += np.float64(sw[rows[i]])
+    return total
+
+
+@njit(**JIT)
 def full_gradient(theta, layout, acts, leak, cost, X, Y, sw, order, ident, work, blas, grad, mask,
                   keep):
     """grad = the weighted-mean gradient of the data cost over the rows ``order``.
@@ -297,9 +306,7 @@ def full_gradient(theta, layout, acts, leak, cost, X, Y, sw, order, ident, work,
     """
     cap = work_capacity(work[0], layout)
     n = order.shape[0]
-    total_weight = 0.0
-    for i in range(n):
-        total_weight += np.float64(sw[order[i]])
+    total_weight = total_sample_weight(sw, order)
     grad[:] = 0
     if total_weight == 0.0:
         return 0.0, 0.0

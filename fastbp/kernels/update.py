@@ -14,7 +14,24 @@ import numpy as np
 from numba import njit
 
 from .._config import JIT
-from .codes import ADAM, B_OFF, MOMENTUM, NESTEROV, W_OFF
+from .codes import ADAM, B_OFF, H_BETA1, H_BETA2, H_EPS, H_KEEP, H_L1, H_L2, H_LR, H_MU, MOMENTUM, NESTEROV, W_OFF
+
+
+@njit(**JIT)
+def hyperparameters(hyper, theta):
+    """The float64 vector of codes.H_* slots as scalars of theta's dtype:
+    (lr, λ2/n, λ1/n, μ, β1, β2, ε, dropout keep probability)."""
+    dt = theta.dtype.type
+    return (dt(hyper[H_LR]), dt(hyper[H_L2]), dt(hyper[H_L1]), dt(hyper[H_MU]), dt(hyper[H_BETA1]),
+            dt(hyper[H_BETA2]), dt(hyper[H_EPS]), dt(hyper[H_KEEP]))
+
+
+@njit(**JIT)
+def adam_rate(lr, beta1, beta2, step):
+    """Adam's bias-corrected step size η√(1−β2^t)/(1−β1^t) after ``step`` updates."""
+    one = type(lr)(1.0)
+    t = type(lr)(step)
+    return lr * np.sqrt(one - beta2 ** t) / (one - beta1 ** t)
 
 
 @njit(**JIT)
@@ -61,8 +78,7 @@ def optimizer_step(theta, grad, opt, lr, mu, beta1, beta2, eps, first, second, s
                 theta[k] += mu * first[k] - lr * grad[k]
     elif opt == ADAM:
         step[0] += 1
-        t = theta.dtype.type(step[0])
-        lr_t = lr * np.sqrt(one - beta2 ** t) / (one - beta1 ** t)
+        lr_t = adam_rate(lr, beta1, beta2, step[0])
         for k in range(n):
             g = grad[k]
             m = beta1 * first[k] + (one - beta1) * g
