@@ -12,6 +12,7 @@ does not shrink with k, which is what makes small batches scale worst.
 
     python benchmarks/scaling.py                 # runs mpiexec -n 1, then -n 2, itself
     python benchmarks/scaling.py --quick         # fewer samples and repeats
+    python benchmarks/scaling.py --save r.json   # keep the raw numbers; --load r.json reprints
     mpiexec -n 2 python benchmarks/scaling.py --worker OUT.json    # one launch by hand
 
 Each rank runs one BLAS thread and one numba thread, so k ranks use k cores:
@@ -182,15 +183,22 @@ def launch(ranks, folder, args):
         return json.load(f)
 
 
-def fit_line(xs, ys):
-    """Least-squares (intercept, slope)."""
-    slope, intercept = np.polyfit(np.asarray(xs, float), np.asarray(ys, float), 1)
+def fit_line(xs, ys, relative=False):
+    """Least-squares (intercept, slope); ``relative`` minimises relative errors."""
+    xs, ys = np.asarray(xs, float), np.asarray(ys, float)
+    slope, intercept = np.polyfit(xs, ys, 1, w=1 / ys if relative else None)
     return float(intercept), float(slope)
 
 
 def step_time(a, c, batch, k, parameter_bytes, alpha, beta):
     comm = 0.0 if k == 1 else 2 * (k - 1) / k * parameter_bytes / beta + alpha * math.log2(k)
     return a + c * batch / k + comm
+
+
+def break_even(c, parameter_bytes, alpha, beta, k):
+    """The global batch B above which k ranks beat one: T(1) > T(k) ⇔
+    c·B·(1 − 1/k) > 2(k−1)/k·P/β + α·log2 k."""
+    return (2 * (k - 1) / k * parameter_bytes / beta + alpha * math.log2(k)) / (c * (1 - 1 / k))
 
 
 def report(one, two):
@@ -221,23 +229,27 @@ def report(one, two):
     constants = {}
     for name in NETWORKS:
         per_step = {int(b): t for b, t in one["compute"][name].items()}
-        a, c = fit_line(list(per_step), list(per_step.values()))
+        a, c = fit_line(list(per_step), list(per_step.values()), relative=True)
         a = max(a, 0.0)
         constants[name] = (a, c)
         worst = max(abs(a + c * b - t) / t for b, t in per_step.items())
-        print(f"   {name:24} a = {a * us:8.1f} µs/step, c = {c * us:7.2f} µs/sample "
-              f"(fit within {worst:.0%}; measured b=10: {per_step[10] * us:.0f} µs, b=256: {per_step[256] * us:.0f} µs)")
+        print(f"   {name:24} a = {a * us:8.1f} µs/step, c = {c * us:7.2f} µs/sample (within {worst:.0%} of "
+              f"every b; measured b=10: {per_step[10] * us:.0f} µs, b=256: {per_step[256] * us:.0f} µs)")
 
-    print("\n== Model against measurement, 2 ranks, whole epoch ==")
+    print("\n== Model against measurement, 2 ranks, whole epoch (compute | all-reduce) ==")
     for name, spec in NETWORKS.items():
         a, c = constants[name]
         e2 = two["epochs"][name]
-        predicted = e2["steps"] * step_time(a, c, spec["batch_size"], 2, e2["parameter_bytes"], alpha, beta)
-        print(f"   {name:24} predicted {predicted:6.3f} s, measured {e2['epoch']:6.3f} s")
+        steps, p = e2["steps"], e2["parameter_bytes"]
+        compute = steps * (a + c * spec["batch_size"] / 2)
+        comm = steps * step_time(0.0, 0.0, spec["batch_size"], 2, p, alpha, beta)
+        print(f"   {name:24} predicted {compute + comm:6.3f} s ({compute:.3f} | {comm:.3f}), measured "
+              f"{e2['epoch']:6.3f} s ({e2['epoch'] - e2['comm']:.3f} | {e2['comm']:.3f}; the all-reduce "
+              f"time includes waiting for the slower rank)")
 
     links = (("measured here (shared memory)", alpha, beta),) + ASSUMED
     ks = (2, 4, 8, 16, 64)
-    print("\n== Predicted speed-up T(1)/T(k) per step ==")
+    print("\n== Predicted speed-up T(1)/T(k) per step (k ≤ batch: at least one row per rank) ==")
     for link, la, lb in links:
         print(f"-- {link}")
         print(f"   {'network':24} {'batch':>5} " + " ".join(f"{'k=' + str(k):>7}" for k in ks) + "  pays?")
@@ -246,10 +258,17 @@ def report(one, two):
             p = one["epochs"][name]["parameter_bytes"]
             for batch in sorted({10, spec["batch_size"], 256, 1024}):
                 t1 = step_time(a, c, batch, 1, p, la, lb)
-                speedups = [t1 / step_time(a, c, batch, k, p, la, lb) for k in ks]
-                best = max(t1 / step_time(a, c, batch, k, p, la, lb) for k in range(2, 1025))
-                verdict = f"yes, up to {best:.1f}x" if best > 1.05 else f"no (best {best:.2f}x over k ≤ 1024)"
-                print(f"   {name:24} {batch:5d} " + " ".join(f"{s:6.2f}x" for s in speedups) + f"  {verdict}")
+                cells = [f"{t1 / step_time(a, c, batch, k, p, la, lb):6.2f}x" if k <= batch else f"{'—':>7}"
+                         for k in ks]
+                best, best_k = max((t1 / step_time(a, c, batch, k, p, la, lb), k)
+                                   for k in range(2, min(batch, 1024) + 1))
+                verdict = (f"yes: {best:.1f}x at k={best_k}" if best > 1.05 else
+                           f"no: at best {best:.2f}x (k={best_k})")
+                print(f"   {name:24} {batch:5d} " + " ".join(cells) + f"  {verdict}")
+        print("   break-even global batch (k ranks pay above it): " + "; ".join(
+            f"{name.split()[0]} " + ", ".join(
+                f"k={k}: {break_even(constants[name][1], one['epochs'][name]['parameter_bytes'], la, lb, k):.0f}"
+                for k in (2, 8)) for name in NETWORKS))
 
 
 def main(argv=None):
@@ -259,17 +278,26 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per network (median)")
     parser.add_argument("--seconds", type=float, default=0.3, help="time per compute / all-reduce measurement")
     parser.add_argument("--quick", action="store_true", help="10,000 samples, 2 epochs, shorter measurements")
+    parser.add_argument("--save", metavar="RESULTS.json", help="also write the raw measurements here")
+    parser.add_argument("--load", metavar="RESULTS.json", help="only print the report of saved measurements")
     args = parser.parse_args(argv)
     if args.quick:
         args.samples, args.epochs, args.seconds = 10_000, 2, 0.1
     if args.worker:
         worker(args.worker, args.samples, args.epochs, args.seconds)
         return
+    if args.load:
+        with open(args.load) as f:
+            report(*json.load(f))
+        return
     if find_mpiexec() is None:
         raise SystemExit('no mpiexec found: pip install "fastbp[mpi]"')
     with tempfile.TemporaryDirectory() as folder:
         one = launch(1, folder, args)
         two = launch(2, folder, args)
+    if args.save:
+        with open(args.save, "w") as f:
+            json.dump([one, two], f)
     report(one, two)
 
 

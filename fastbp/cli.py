@@ -73,6 +73,11 @@ def _parser():
                        help="threads for BLAS (or, with --parallel, for the sharded mini-batches)")
     train.add_argument("--parallel", action="store_true",
                        help="split each mini-batch into shards computed by several threads")
+    train.add_argument("--distributed", action="store_true",
+                       help="data-parallel over MPI ranks: mpiexec -n K fastbp train --distributed ...")
+    train.add_argument("--shard", action="store_true",
+                       help="with --distributed: each rank reads its own file; {rank} in --data is "
+                            "replaced by the rank")
     train.add_argument("--save", default=None, metavar="PATH", help="save the trained model (.npz)")
     train.add_argument("--checkpoint", default=None, metavar="PATH", help="checkpoint every epoch (.npz)")
     train.add_argument("--plot", default=None, metavar="PATH", help="save training curves as PNG")
@@ -188,6 +193,21 @@ def _output_activation(args):
 
 def train(args, out=None):
     out = sys.stdout if out is None else out
+    comm, rank0 = None, True
+    if args.distributed:
+        from . import distributed
+        comm = distributed.communicator()
+        rank0 = comm.rank == 0
+        if args.parallel or args.diagnostics:
+            raise ValueError("--distributed trains one rank per process: use --threads for threads per rank; "
+                             "--parallel and --diagnostics are not available with it")
+        if args.shard:
+            if args.data is None or "{rank}" not in args.data:
+                raise ValueError("--shard needs --data with {rank} in the path, e.g. data-{rank}.npz")
+            args.data = args.data.replace("{rank}", str(comm.rank))
+    elif args.shard:
+        raise ValueError("--shard needs --distributed")
+    quiet = args.quiet or not rank0
     X_train, y_train, X_test, y_test, source = _load_dataset(args)
     y_train, y_test, classes = _class_indices(y_train, y_test)
     n_outputs = len(classes) if classes is not None else (1 if y_train.ndim == 1 else y_train.shape[1])
@@ -210,44 +230,54 @@ def train(args, out=None):
         path = getattr(args, name)
         if path is not None and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             raise ValueError(f"--{name}: the directory of {path!r} does not exist")
-    if not args.quiet:
-        print(f"fastbp {__version__}: {net} on {source}, {len(X_train)} training / {len(X_test)} held out",
+    if not quiet:
+        ranks = f" on {comm.size} MPI ranks" if comm is not None else ""
+        print(f"fastbp {__version__}: {net} on {source}, {len(X_train)} training / {len(X_test)} held out{ranks}",
               file=out, flush=True)
-    progress = _Progress(args.epochs, len(X_train), args.quiet, out)
+    progress = _Progress(args.epochs, len(X_train), quiet, out)
+    options = dict(epochs=args.epochs, batch_size=args.batch_size, learning_rate=learning_rate, l2=args.l2,
+                   l1=args.l1, dropout=args.dropout, optimizer=_optimizer(args), schedule=args.schedule,
+                   validation_fraction=validation_fraction, early_stopping=early,
+                   # without a validation split, watch the held-out set (monitoring only)
+                   validation_data=None if validation_fraction else (X_test, y_test),
+                   callbacks=[progress], checkpoint=args.checkpoint, threads=args.threads)
     started = time.perf_counter()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RuntimeWarning)
-            history = net.fit(X_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-                              learning_rate=learning_rate, l2=args.l2, l1=args.l1, dropout=args.dropout,
-                              optimizer=_optimizer(args), schedule=args.schedule,
-                              validation_fraction=validation_fraction, early_stopping=early,
-                              # without a validation split, watch the held-out set (monitoring only)
-                              validation_data=None if validation_fraction else (X_test, y_test),
-                              diagnostics=args.diagnostics, callbacks=[progress], checkpoint=args.checkpoint,
-                              threads=args.threads, parallel=args.parallel)
+            if comm is not None:
+                history = distributed.fit(net, X_train, y_train, comm=comm, shard=args.shard, **options)
+            else:
+                history = net.fit(X_train, y_train, diagnostics=args.diagnostics, parallel=args.parallel,
+                                  **options)
     finally:
         progress.close()
     for w in caught:
-        print(f"fastbp train: {w.message}", file=sys.stderr)
+        if rank0:
+            print(f"fastbp train: {w.message}", file=sys.stderr)
     wall = time.perf_counter() - started
-    if args.save is not None:
+    if rank0 and args.save is not None:
         net.save(args.save)
-    if args.plot is not None and len(history):
+    if rank0 and args.plot is not None and len(history):
         from . import plot
         plot.history(history, args.plot, title=f"{net.sizes} on {os.path.basename(str(source))}")
         if args.diagnostics:
             root, ext = os.path.splitext(args.plot)
             plot.gradient_norms(history, f"{root}-gradients{ext or '.png'}")
-    scores = net.evaluate(X_test, y_test, l2=args.l2)
+    if args.shard and len(history) and "val_cost" in history:
+        # each rank holds its own held-out part: report the metrics reduced over all ranks
+        scores = {"cost": history["val_cost"][-1], "accuracy": history.records[-1].get("val_accuracy")}
+    else:
+        scores = net.evaluate(X_test, y_test, l2=args.l2)
     train_time = sum(history["time"]) if len(history) else 0.0
     rate = len(X_train) * len(history) / max(train_time, 1e-12)
     accuracy = "n/a" if scores["accuracy"] is None else f"{scores['accuracy']:.4f}"
     note = " (interrupted)" if history.interrupted else ""
-    print(f"held-out accuracy {accuracy}, cost {scores['cost']:.4f}, {len(history)} epochs{note}, "
-          f"{wall:.2f} s wall, {rate:,.0f} samples/s", file=out, flush=True)
-    if args.save is not None and not args.quiet:
-        print(f"saved the model to {args.save}", file=out)
+    if rank0:
+        print(f"held-out accuracy {accuracy}, cost {scores['cost']:.4f}, {len(history)} epochs{note}, "
+              f"{wall:.2f} s wall, {rate:,.0f} samples/s", file=out, flush=True)
+        if args.save is not None and not args.quiet:
+            print(f"saved the model to {args.save}", file=out)
     return 130 if history.interrupted else 0
 
 

@@ -25,8 +25,8 @@ mini-batches of ``batch_size``; rank r of K takes the contiguous part
 ``shard=True``: each rank holds different rows (its own file, say), n_r of
 them, N = Σ n_r in all. An epoch has S = ⌈N / batch_size⌉ steps; each rank
 shuffles its own rows (with a generator seeded from the network's, different
-per rank) and contributes rows ⌊s·n_r/S⌋ to ⌊(s+1)·n_r/S⌋ of its order to
-step s. Global mini-batches thus hold N/S ≤ batch_size rows on average
+per rank) and contributes positions ⌊s·n_r/S⌋ ≤ i < ⌊(s+1)·n_r/S⌋ of its
+order to step s. Global mini-batches thus hold N/S ≤ batch_size rows on average
 (±1 per rank), every rank contributes in proportion to its shard, and every
 row is used once per epoch. Validation data follow the same mode.
 
@@ -43,11 +43,21 @@ restore them too. Ctrl-C on any rank stops every rank after the current step.
 A rank that dies outright (killed, segfault) is beyond this: run scripts as
 ``mpiexec -n K python -m mpi4py script.py`` so that an error *outside* ``fit``
 aborts all ranks instead of leaving them waiting.
+
+History
+-------
+Every rank returns the same records: the costs and accuracies are reduced
+over ranks, ``time`` is rank 0's, and ``comm_time`` (added here) is rank 0's
+seconds inside the step all-reduces, waiting for slower ranks included. A
+float32 network reduces its per-step cost and weight sums in float32 too
+(one buffer, one all-reduce), so its recorded costs differ from
+``Network.fit``'s in the 7th digit.
 """
 
 import math
 import os
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -63,10 +73,10 @@ from .errors import NumericalError
 from .history import History
 from .kernels import _cache, codes
 from .kernels.fpu import flush_subnormals, restore_fp_mode
-from .kernels.propagate import accumulate_gradient, count_correct, layer_units, work_capacity
+from .kernels.propagate import accumulate_gradient, count_correct, layer_units, total_sample_weight, work_capacity
 from .kernels.update import optimizer_step, regularised_gradient
 
-__all__ = ["fit", "shard_slice", "MPI_INSTALL_HINT"]
+__all__ = ["fit", "communicator", "shard_slice", "MPI_INSTALL_HINT"]
 
 MPI_INSTALL_HINT = ('pip install "fastbp[mpi]" (mpi4py and the MPICH wheel, which brings mpiexec), '
                     'or pip install mpi4py built against your cluster\'s MPI')
@@ -106,9 +116,7 @@ def local_gradient(theta, layout, acts, leak, cost, X, Y, sw, labels, rows, iden
     n = theta.shape[0]
     grad = buf[:n]
     grad[:] = 0
-    weight = 0.0
-    for i in range(rows.shape[0]):
-        weight += np.float64(sw[rows[i]])
+    weight = total_sample_weight(sw, rows)
     weighted_cost = 0.0
     correct = 0
     if rows.shape[0] > 0:
@@ -138,19 +146,26 @@ def apply_update(theta, layout, buf, inv_weight, l2n, l1n, opt, lr, mu, beta1, b
     restore_fp_mode(saved_mode)
 
 
-_cache.stamp_caches([__import__(__name__, fromlist=["_"])])
+_cache.stamp_caches([sys.modules[__name__]])     # recompile when any kernel source changes
 
 
 # --------------------------------------------------------------------- helpers
+def communicator(comm=None):
+    """``comm``, or mpi4py's ``MPI.COMM_WORLD`` (an ImportError naming the install
+    command if mpi4py or its MPI library is missing). ``.rank`` and ``.size``
+    tell a script which rank it is, e.g. to print or save on rank 0 only."""
+    return _mpi().COMM_WORLD if comm is None else comm
+
+
 def shard_slice(n, comm=None):
     """The contiguous part ``slice(r*n//K, (r+1)*n//K)`` of n rows that rank r of K
     holds, e.g. to load a shard: ``X[shard_slice(len(X), comm)]``."""
-    comm = _mpi().COMM_WORLD if comm is None else comm
+    comm = communicator(comm)
     n = v.check_int("n", n, minimum=0)
     return slice(comm.rank * n // comm.size, (comm.rank + 1) * n // comm.size)
 
 
-def _rebuild_error(module, name, message):
+def _rebuild_error(module, name):
     """The exception class to raise on every rank for a failure elsewhere:
     the original built-in or fastbp class when it can be made from a message."""
     import builtins
@@ -178,7 +193,7 @@ def _raise_first(infos, size, local_error):
     if not failed:
         return
     rank, (module, name, message, where) = failed[0]
-    cls = _rebuild_error(module, name, message)
+    cls = _rebuild_error(module, name)
     others = f" (ranks {', '.join(str(r) for r, _ in failed)} failed; the first is shown)" if len(failed) > 1 else ""
     text = f"rank {rank} of {size} failed {where}: {message}{others}"
     if cls is None:
@@ -219,7 +234,9 @@ def _blas_threads(MPI, comm, threads):
 
 class _Interrupt:
     """Ctrl-C sets a flag instead of raising, so a rank never leaves a collective
-    half-way; the flag travels in the next all-reduce and every rank stops."""
+    half-way; the flag travels in the next all-reduce and every rank stops.
+    A second Ctrl-C raises KeyboardInterrupt at once (a way out if another
+    rank no longer answers)."""
 
     def __init__(self):
         self.hit = False
@@ -231,6 +248,8 @@ class _Interrupt:
         return self
 
     def _handler(self, signum, frame):
+        if self.hit:
+            raise KeyboardInterrupt
         self.hit = True
 
     def __exit__(self, *exc):
@@ -254,7 +273,7 @@ def _sums(net, data, lo, hi):
 
 # ------------------------------------------------------------------------- fit
 def fit(net, X, y, comm=None, epochs=30, batch_size=10, learning_rate=3.0, l2=0.0, l1=0.0, dropout=0.0,
-        optimizer="sgd", schedule="constant", sample_weight=None, validation_data=None,
+        optimizer="sgd", schedule="constant", sample_weight=None, validation_data=None, validation_fraction=None,
         evaluate_training=False, early_stopping=None, shuffle=True, shard=False, callbacks=(),
         verbose=False, checkpoint=None, checkpoint_every=1, threads=None):
     """Train ``net`` by data-parallel backpropagation over the MPI communicator
@@ -264,7 +283,9 @@ def fit(net, X, y, comm=None, epochs=30, batch_size=10, learning_rate=3.0, l2=0.
     X, y, sample_weight: the whole data set on every rank (``shard=False``),
     or this rank's rows (``shard=True``); see the module docstring for how
     global mini-batches are formed. validation_data: (X_val, y_val), whole or
-    sharded like X; its metrics are reduced over ranks.
+    sharded like X; its metrics are reduced over ranks. validation_fraction:
+    split a stratified part off the training data instead, as Network.fit
+    does (with shards, off each rank's shard).
 
     The options mean what they mean in ``Network.fit``: epochs, batch_size
     (the *global* mini-batch), learning_rate, l2, l1, dropout, optimizer
@@ -299,8 +320,8 @@ def fit(net, X, y, comm=None, epochs=30, batch_size=10, learning_rate=3.0, l2=0.
     with net._fit_lock, _Interrupt() as interrupt:
         run = _Run(MPI, comm, net, interrupt)
         run.setup(X, y, epochs, batch_size, learning_rate, l2, l1, dropout, optimizer, schedule,
-                  sample_weight, validation_data, evaluate_training, early_stopping, shuffle, shard, callbacks,
-                  verbose, checkpoint, checkpoint_every, threads)
+                  sample_weight, validation_data, validation_fraction, evaluate_training, early_stopping, shuffle,
+                  shard, callbacks, verbose, checkpoint, checkpoint_every, threads)
         from threadpoolctl import threadpool_limits
         with threadpool_limits(limits=run.blas_threads, user_api="blas"):
             return run.train()
@@ -320,17 +341,17 @@ class _Run:
 
     # ------------------------------------------------------------------ setup
     def setup(self, X, y, epochs, batch_size, learning_rate, l2, l1, dropout, optimizer, schedule,
-              sample_weight, validation_data, evaluate_training, early_stopping, shuffle, shard, callbacks,
-              verbose, checkpoint, checkpoint_every, threads):
+              sample_weight, validation_data, validation_fraction, evaluate_training, early_stopping, shuffle,
+              shard, callbacks, verbose, checkpoint, checkpoint_every, threads):
         """Validate locally, agree across ranks, then broadcast rank 0's state."""
         from .training import check_fit_arguments
         net, comm = self.net, self.comm
         error, items = None, {}
         try:
             (self.epochs, batch_size, self.lr0, self.l2, self.l1, self.dropout, self.optimizer, self.schedule,
-             _, self.early_stopping, self.callbacks) = check_fit_arguments(
-                epochs, batch_size, learning_rate, l2, l1, dropout, optimizer, schedule, None, early_stopping,
-                callbacks)
+             self.validation_fraction, self.early_stopping, self.callbacks) = check_fit_arguments(
+                epochs, batch_size, learning_rate, l2, l1, dropout, optimizer, schedule, validation_fraction,
+                early_stopping, callbacks)
             if self.optimizer.full_batch:
                 raise ValueError(f"distributed training needs a stochastic optimizer ('sgd', 'momentum', "
                                  f"'nesterov', 'adam'); got {self.optimizer!r}")
@@ -347,11 +368,14 @@ class _Run:
             self.data = net._data(X, y, sample_weight)
             self.validation = None
             if validation_data is not None:
+                if self.validation_fraction is not None:
+                    raise ValueError("give validation_data or validation_fraction, not both")
                 Xv, yv = v.check_validation_data(validation_data)
                 self.validation = net._data(Xv, yv)
             if (self.early_stopping is not None and self.early_stopping.monitor.startswith("val_")
-                    and self.validation is None):
-                raise ValueError(f"early stopping on {self.early_stopping.monitor!r} needs validation_data")
+                    and self.validation is None and self.validation_fraction is None):
+                raise ValueError(f"early stopping on {self.early_stopping.monitor!r} needs validation_data or "
+                                 f"validation_fraction")
             X_, Y_, labels, sw = self.data
             items = {
                 "network": repr(net), "leaky_slope": net.leaky_slope, "epochs": self.epochs,
@@ -361,6 +385,7 @@ class _Run:
                 "evaluate_training": self.evaluate_training, "checkpoint_every": self.checkpoint_every,
                 "kind of targets": "class labels" if labels.shape[0] else "real-valued targets",
                 "validation_data": "given" if self.validation is not None else "None",
+                "validation_fraction": self.validation_fraction,
             }
             if not self.shard:
                 items["data (shape and sampled rows; use shard=True for different rows per rank)"] = (
@@ -370,21 +395,14 @@ class _Run:
                         self.validation[0].shape, _fingerprint(*self.validation))
         except Exception as caught:  # carried to every rank by _agree
             error = caught
-        payload = (_describe(error, "while checking its arguments and data"), items,
-                   0 if error else self.data[0].shape[0],
-                   0 if error or self.validation is None else self.validation[0].shape[0])
-        gathered = comm.allgather(payload)
+        gathered = comm.allgather((_describe(error, "while checking its arguments and data"), items))
         _raise_first([g[0] for g in gathered], self.size, error)
         reference = gathered[0][1]
-        for rank, (_, theirs, _, _) in enumerate(gathered):
+        for rank, (_, theirs) in enumerate(gathered):
             for name, value in reference.items():
                 if theirs.get(name) != value:
                     raise ValueError(f"every rank must call fastbp.distributed.fit with the same {name}: "
                                      f"rank 0 has {value!r}, rank {rank} has {theirs.get(name)!r}")
-        self.counts = [g[2] for g in gathered]
-        self.val_counts = [g[3] for g in gathered]
-        self.n = sum(self.counts) if self.shard else self.counts[0]
-        self.batch_size = min(batch_size, self.n)
         self.blas_threads = _blas_threads(self.MPI, comm, threads)
 
         # Rank 0's parameters, generator, optimizer state and epoch records everywhere.
@@ -393,6 +411,21 @@ class _Run:
         rng, records, state = comm.bcast((net._rng, net._records, state) if self.rank == 0 else None, root=0)
         if self.rank != 0:
             net._rng, net._records, net._optimizer_state = rng, [dict(r) for r in records], state
+
+        if self.validation_fraction is not None:
+            # As Network.fit: from the network's generator, now the same on every rank
+            # (with shards, each rank splits its own rows with a generator of its own).
+            error = None
+            try:
+                from .training import split_validation
+                self.data, self.validation = split_validation(*self.data, self.validation_fraction,
+                                                              self._rank_rng(always=True))
+            except Exception as caught:  # carried to every rank
+                error = caught
+            _agree(comm, error, "splitting off its validation part")
+        self.counts = comm.allgather(self.data[0].shape[0])
+        self.n = sum(self.counts) if self.shard else self.counts[0]
+        self.batch_size = min(batch_size, self.n)
 
     # -------------------------------------------------------------- the steps
     def _optimizer_state(self):
@@ -426,12 +459,13 @@ class _Run:
             mask = (rng.random((n_local, hidden), dtype=np.float32) >= self.dropout).view(np.uint8)
         return order.astype(np.int64, copy=False), bounds, mask
 
-    def _rank_rng(self):
-        """The generator of this epoch: the network's own (the same on every rank) for
-        whole data, as Network.fit; with shards, one per rank seeded from it."""
+    def _rank_rng(self, always=False):
+        """The generator to draw from: the network's own (the same on every rank) for
+        whole data, as Network.fit; with shards, one per rank seeded from it (None
+        when an epoch draws nothing)."""
         if not self.shard:
             return self.net._rng
-        if not self.shuffle and self.dropout == 0.0:
+        if not always and not self.shuffle and self.dropout == 0.0:
             return None
         seed = int(self.net._rng.integers(0, 2 ** 63))
         return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(self.rank,)))
@@ -580,7 +614,7 @@ class _Run:
         if sums[-3]:
             _agree(self.comm, error, f"evaluating epoch {epoch}")
         for i, (prefix, data) in enumerate(parts):
-            weighted_cost, total_weight, correct, count = sums[4 * i:4 * i + 4]
+            weighted_cost, total_weight, correct, count = sums[4 * i:4 * i + 4].tolist()
             record[f"{prefix}_cost"] = weighted_cost / total_weight + self.net._penalty(self.l2, self.l1, self.n)
             if data[2].shape[0]:
                 record[f"{prefix}_accuracy"] = correct / count
@@ -601,7 +635,7 @@ class _Run:
                               ("cost", "accuracy", "train_cost", "train_accuracy", "val_cost", "val_accuracy")
                               if k in record)
             print(f"epoch {epoch}: {shown}, {record['time']:.2f} s ({record['comm_time']:.2f} s in all-reduce) "
-                  f"on {self.size} ranks", flush=True)
+                  f"on {self.size} rank{'s' if self.size > 1 else ''}", flush=True)
         error, where, stop = None, "", False
         try:
             if self.rank == 0 and self.checkpoint is not None and epoch % self.checkpoint_every == 0:
@@ -623,4 +657,6 @@ class _Run:
                 comm.Bcast(array, root=0)
         if any(s[2] for s in status):
             self.history.interrupted = True
+            warnings.warn(f"training interrupted after epoch {epoch} (Ctrl-C on a rank)", RuntimeWarning,
+                          stacklevel=4)
         return any(s[1] or s[2] for s in status)

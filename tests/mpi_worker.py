@@ -5,8 +5,8 @@ with fastbp.distributed.fit and writes each rank's results beside the spec.
 
 A job is ``{"name", "net": Network kwargs, "fit": fit kwargs, "data": npz path}`` plus
 optional ``"shard_rows"`` (one list of row indices per rank: fit with shard=True on
-those rows), ``"epochs_by_rank"``, ``"fail"`` (``{"kind": "features" | "callback",
-"rank": r, "epoch": e}``: make rank r fail) and ``"expect_error"`` (record the error
+those rows), ``"epochs_by_rank"``, ``"fail"`` (``{"kind": "features" | "callback" |
+"sigint", "rank": r, "epoch": e}``: make rank r fail, or send itself Ctrl-C) and ``"expect_error"`` (record the error
 and go on instead of exiting). Each rank writes ``NAME-rankR.npz`` (parameters,
 history, one draw of the network's generator, parameters after each epoch) or, on an
 error, ``NAME-rankR.error.json`` (type and message) before re-raising it, so a
@@ -15,7 +15,9 @@ failing rank exits with a non-zero status.
 
 import json
 import os
+import signal
 import sys
+import warnings
 
 import numpy as np
 from mpi4py import MPI
@@ -38,7 +40,7 @@ def run_job(job, folder, comm):
     sw = data["sw"] if "sw" in data else None
     kwargs = dict(job["fit"])
     kwargs["optimizer"] = optimizer(kwargs.get("optimizer", "sgd"))
-    if "Xv" in data:
+    if "Xv" in data and "validation_fraction" not in kwargs:
         kwargs["validation_data"] = (data["Xv"], data["yv"])
     if "shard_rows" in job:
         rows = np.asarray(job["shard_rows"][rank], dtype=np.int64)
@@ -55,12 +57,17 @@ def run_job(job, folder, comm):
 
     def record(epoch, logs):
         snapshots.append(net.parameters.copy())
-        if fail.get("kind") == "callback" and rank == fail["rank"] and epoch == fail["epoch"]:
-            raise RuntimeError(f"callback failed on purpose on rank {rank} in epoch {epoch}")
+        if rank == fail.get("rank") and epoch == fail.get("epoch"):
+            if fail["kind"] == "callback":
+                raise RuntimeError(f"callback failed on purpose on rank {rank} in epoch {epoch}")
+            if fail["kind"] == "sigint":
+                os.kill(os.getpid(), signal.SIGINT)         # Ctrl-C, on this rank only
 
     name = os.path.join(folder, f"{job['name']}-rank{rank}")
     try:
-        history = distributed.fit(net, X, y, comm=comm, sample_weight=sw, callbacks=[record], **kwargs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            history = distributed.fit(net, X, y, comm=comm, sample_weight=sw, callbacks=[record], **kwargs)
     except Exception as error:
         with open(name + ".error.json", "w") as f:
             json.dump({"type": type(error).__name__, "message": str(error)}, f)
@@ -69,7 +76,8 @@ def run_job(job, folder, comm):
             return
         raise
     np.savez(name + ".npz", params=net.parameters, snapshots=np.array(snapshots),
-             draw=net._rng.random(4), history=json.dumps(history.records),
+             draw=net._rng.random(4), history=json.dumps(history.records), interrupted=history.interrupted,
+             warnings=json.dumps([str(w.message) for w in caught]),
              optimizer_step=net._optimizer_state.step if net._optimizer_state is not None else np.zeros(1))
 
 

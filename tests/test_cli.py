@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from fastbp.cli import main
@@ -137,3 +138,27 @@ def test_threads_and_parallel_options(capsys):
     assert main(["train", "--quiet", "--epochs", "2", "--threads", "1"]) == 0
     assert main(["train", "--quiet", "--epochs", "1", "--threads", "0"]) == 2
     assert "threads must be >= 1" in capsys.readouterr().err
+
+
+def test_distributed_training_on_two_ranks_prints_once_and_saves(tmp_path):
+    """mpiexec -n 2 fastbp train --distributed: only rank 0 prints and writes the model."""
+    from test_distributed import mpi_or_skip
+
+    import fastbp
+    _, mpiexec = mpi_or_skip()
+    fastbp.Network([64, 30, 10]).fit(np.zeros((40, 64)), np.arange(40) % 10, epochs=1, batch_size=32)
+    exe = shutil.which("fastbp")
+    cmd = [exe] if exe else [sys.executable, "-m", "fastbp"]
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1",
+               OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    model = tmp_path / "m.npz"
+    out = subprocess.run([mpiexec, "-n", "2", *cmd, "train", "--distributed", "--epochs", "3", "--batch-size", "32",
+                          "--save", str(model)], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert sum(line.startswith("held-out accuracy") for line in lines) == 1
+    assert sum(line.startswith("epoch ") for line in lines) == 3 and "on 2 MPI ranks" in lines[0]
+    assert len(fastbp.load(model).history) == 3
+    bad = subprocess.run([mpiexec, "-n", "2", *cmd, "train", "--distributed", "--parallel"], capture_output=True,
+                         text=True, timeout=120, env=env)
+    assert bad.returncode == 2 and "--parallel and --diagnostics are not available" in bad.stderr

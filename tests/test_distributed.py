@@ -103,7 +103,8 @@ def jobs_for(folder):
         dict(name="adam", data=labels,
              net=dict(sizes=[8, 10, 3], hidden_activation="tanh", output_activation="sigmoid",
                       cost="cross_entropy", seed=2),
-             fit=dict(common, batch_size=20, learning_rate=0.02, l1=0.2, optimizer="adam")),
+             fit=dict(common, batch_size=20, learning_rate=0.02, l1=0.2, optimizer="adam",
+                      validation_fraction=0.2)),
         dict(name="nesterov_dropout", data=labels,
              net=dict(sizes=[8, 16, 16, 3], hidden_activation="relu", init="he_normal", seed=3, **SOFTMAX),
              fit=dict(common, batch_size=10, learning_rate=0.05, dropout=0.2,
@@ -126,8 +127,9 @@ def reference_fit(job):
     if isinstance(opt, dict):
         kind, options = next(iter(opt.items()))
         opt = fastbp.optimizers.Adam(**options) if kind == "adam" else fastbp.optimizers.SGD(**options)
-    history = net.fit(data["X"], data["y"], sample_weight=data["sw"], validation_data=(data["Xv"], data["yv"]),
-                      optimizer=opt, **kwargs)
+    if "validation_fraction" not in kwargs:
+        kwargs["validation_data"] = (data["Xv"], data["yv"])
+    history = net.fit(data["X"], data["y"], sample_weight=data["sw"], optimizer=opt, **kwargs)
     return net, history
 
 
@@ -195,12 +197,15 @@ def two_ranks(mpi, tmp_path_factory):
         dict(name="shard_adam", data=labels, net=dict(sizes=[8, 12, 3], seed=6, **SOFTMAX), shard_rows=shards,
              fit=dict(epochs=2, batch_size=16, learning_rate=0.02, optimizer="adam", shuffle=False)),
         dict(name="shard_shuffled", data=labels, net=dict(sizes=[8, 12, 3], seed=6, **SOFTMAX), shard_rows=shards,
-             fit=dict(epochs=6, batch_size=16, learning_rate=0.5, dropout=0.1)),
+             fit=dict(epochs=6, batch_size=16, learning_rate=0.5, dropout=0.1,
+                      checkpoint=os.path.join(folder, "ckpt.npz"), checkpoint_every=2)),
         dict(name="diverge", data=targets, expect_error=True,
              net=dict(sizes=[8, 6, 2], hidden_activation="identity", output_activation="identity", seed=5),
              fit=dict(epochs=3, batch_size=8, learning_rate=1e3)),
         dict(name="disagree", data=labels, expect_error=True, epochs_by_rank=[2, 3],
              net=dict(sizes=[8, 12, 3], seed=1, **SOFTMAX), fit=dict(batch_size=16, learning_rate=0.5)),
+        dict(name="sigint", data=labels, fail=dict(kind="sigint", rank=1, epoch=2),
+             net=dict(sizes=[8, 12, 3], seed=1, **SOFTMAX), fit=dict(epochs=5, batch_size=16, learning_rate=0.5)),
     ]
     code, output = launch(mpi[1], folder, jobs)
     assert code == 0, output[-4000:]
@@ -235,6 +240,24 @@ def test_one_rank_equals_network_fit(mpi, tmp_path, optimizer):
     ours.fit(data["X"], data["y"], **kwargs)
     theirs.fit(data["X"], data["y"], **kwargs)
     np.testing.assert_allclose(ours.parameters, theirs.parameters, rtol=0, atol=TOLERANCE["float64"])
+
+
+def test_one_rank_schedule_early_stopping_and_checkpoint_as_network_fit(mpi, tmp_path):
+    data = np.load(make_data(str(tmp_path)))
+    kwargs = dict(epochs=12, batch_size=8, learning_rate=2.0, schedule=fastbp.schedules.StepDecay(3, 0.5),
+                  validation_data=(data["Xv"], data["yv"]),
+                  early_stopping=fastbp.EarlyStopping(monitor="val_accuracy", patience=2))
+    ours = fastbp.Network([8, 12, 3], seed=3, **SOFTMAX)
+    theirs = ours.copy()
+    history = distributed.fit(ours, data["X"], data["y"], comm=mpi[0].COMM_SELF,
+                              checkpoint=str(tmp_path / "ours.npz"), **kwargs)
+    expected = theirs.fit(data["X"], data["y"], checkpoint=str(tmp_path / "theirs.npz"), **kwargs)
+    assert len(history) == len(expected) < 12 and history.best_epoch == expected.best_epoch
+    assert history["learning_rate"] == expected["learning_rate"]
+    np.testing.assert_allclose(ours.parameters, theirs.parameters, rtol=0, atol=TOLERANCE["float64"])
+    saved = fastbp.load(str(tmp_path / "ours.npz"))
+    assert np.array_equal(saved.parameters, ours.parameters)
+    assert [r["epoch"] for r in saved.history] == expected["epoch"]
 
 
 @pytest.mark.parametrize("name", ["sgd", "adam", "nesterov_dropout", "float32", "batch1_regression"])
@@ -290,6 +313,9 @@ def test_shuffled_shards_train_and_stay_in_step(two_ranks):
     costs = [r["cost"] for r in rank0["history"]]
     assert costs[-1] < costs[0]
     assert rank0["history"][-1]["accuracy"] > 0.6      # of all 203 rows, counted over both shards
+    saved = fastbp.load(os.path.join(folder, "ckpt.npz"))    # written by rank 0
+    assert np.array_equal(saved.parameters, rank0["params"])
+    assert [r["epoch"] for r in saved.history] == [1, 2, 3, 4, 5, 6]
 
 
 def test_divergence_raises_the_same_numerical_error_on_every_rank(two_ranks):
@@ -309,6 +335,16 @@ def test_ranks_that_disagree_fail_together(two_ranks):
     assert rank0["error"] == rank1["error"]
     assert rank0["error"]["type"] == "ValueError"
     assert "same epochs: rank 0 has 2, rank 1 has 3" in rank0["error"]["message"]
+
+
+def test_ctrl_c_on_one_rank_stops_every_rank_after_the_same_epoch(two_ranks):
+    folder, _, _ = two_ranks
+    rank0, rank1 = result(folder, "sigint", 0), result(folder, "sigint", 1)
+    for out in (rank0, rank1):
+        assert bool(out["interrupted"])
+        assert [r["epoch"] for r in out["history"]] == [1, 2]
+        assert "interrupted after epoch 2" in str(out["warnings"])
+    assert np.array_equal(rank0["params"], rank1["params"])
 
 
 @pytest.mark.parametrize("kind, expected", [
