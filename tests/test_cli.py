@@ -162,3 +162,22 @@ def test_distributed_training_on_two_ranks_prints_once_and_saves(tmp_path):
     bad = subprocess.run([mpiexec, "-n", "2", *cmd, "train", "--distributed", "--parallel"], capture_output=True,
                          text=True, timeout=120, env=env)
     assert bad.returncode == 2 and "--parallel and --diagnostics are not available" in bad.stderr
+
+
+def test_distributed_training_on_file_shards(tmp_path):
+    from test_distributed import mpi_or_skip
+    _, mpiexec = mpi_or_skip()
+    rng = np.random.default_rng(0)
+    for rank in range(2):
+        X = rng.normal(size=(150, 5))
+        np.savez(tmp_path / f"part-{rank}.npz", X=X, y=(X[:, 0] > 0).astype(int) + 2 * (X[:, 1] > 0))
+    exe = shutil.which("fastbp")
+    cmd = [exe] if exe else [sys.executable, "-m", "fastbp"]
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1",
+               OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    out = subprocess.run([mpiexec, "-n", "2", *cmd, "train", "--distributed", "--shard", "--data",
+                          str(tmp_path / "part-{rank}.npz"), "--epochs", "15", "--batch-size", "16",
+                          "--learning-rate", "1.0"], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    summary = out.stdout.strip().splitlines()[-1]
+    assert summary.startswith("held-out accuracy") and float(summary.split()[2].rstrip(",")) > 0.7
