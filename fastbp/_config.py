@@ -15,6 +15,12 @@ FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 #: exception branch in every loop.
 JIT = dict(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 
+#: Thin composite kernels that only sequence calls: inlined into their callers
+#: at numba-IR level, so they are not compiled (and code-generated, with all
+#: they call inlined) once more as libraries of their own. See README
+#: "Architecture" for the measured effect on compile time.
+JIT_INLINE = dict(JIT, inline="always")
+
 #: Options for the kernels with a prange loop (kernels/parallel.py).
 JIT_PARALLEL = dict(JIT, parallel=True)
 

@@ -3,14 +3,14 @@
 import numpy as np
 from numba import njit
 
-from .._config import JIT
+from .._config import JIT, JIT_INLINE
 from .codes import SGD
 from .fpu import flush_subnormals, restore_fp_mode
 from .propagate import accumulate_gradient, count_correct, layer_units, sgd_step, total_sample_weight, work_capacity
 from .update import hyperparameters, optimizer_step, regularised_gradient
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _general_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, work, blas,
                   grad, mask, keep, opt, lr, l2n, l1n, mu, beta1, beta2, eps, first, second, step):
     """Gradient into ``grad``, regularised, then one step of rule ``opt``."""

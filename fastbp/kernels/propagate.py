@@ -13,7 +13,7 @@ BLAS GEMMs (dense.*_blas), 0 for the register-blocked loops.
 import numpy as np
 from numba import njit
 
-from .._config import JIT
+from .._config import JIT, JIT_INLINE
 from .codes import B_OFF, N_IN, N_OUT, UNIT_OFF, W_OFF
 from .costs import cost_of, output_delta
 from .dense import (
@@ -28,7 +28,7 @@ from .dense import (
 from .fpu import flush_subnormals, restore_fp_mode
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def layer_params(flat, layout, layer):
     """(W, b) views of layer ``layer`` in a flat parameter-shaped buffer."""
     n_in = layout[layer, N_IN]
@@ -38,14 +38,14 @@ def layer_params(flat, layout, layer):
     return flat[w0:w0 + n_out * n_in].reshape((n_out, n_in)), flat[b0:b0 + n_out]
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def work_capacity(work, layout):
     """How many rows a work buffer holds."""
     last = layout.shape[0] - 1
     return work.shape[0] // (layout[last, UNIT_OFF] + layout[last, N_OUT])
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def layer_units(work, layout, layer, capacity):
     """(capacity, n_out) view of layer ``layer`` in a flat work buffer."""
     n = layout[layer, N_OUT]
@@ -69,7 +69,7 @@ def apply_dropout(U, mask, rows, column, keep):
             u[k] = u[k] * inv_keep if m[k] else zero
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _layer_forward(theta, layout, acts, leak, X, rows, ident, work, blas, layer):
     """Z, A of one layer for the rows: BLAS when flagged for it, else the loops."""
     Zw, Aw, Dw, Gw, Sw = work
@@ -92,7 +92,7 @@ def _layer_forward(theta, layout, acts, leak, X, rows, ident, work, blas, layer)
         dense_forward(layer_units(Aw, layout, layer - 1, cap), ident[:n_rows], W, b, Z, A, acts[layer], leak)
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def forward(theta, layout, acts, leak, X, rows, ident, work, blas, mask, keep):
     """Forward pass of the rows X[rows] (len(rows) <= capacity) into the work buffers.
 
@@ -130,7 +130,7 @@ def count_correct(A_out, labels, rows):
     return correct
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, work, blas,
                  mask, keep):
     """Forward pass, then δ^L (BP1) for each row scaled by sw[r]·inv_weight.
@@ -153,7 +153,7 @@ def output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_wei
     return weighted_cost
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _error_below(theta, layout, acts, leak, work, blas, layer, n_rows, rows, mask, keep):
     """BP2 from layer ``layer`` into layer - 1, with its dropout mask if any."""
     Zw, Aw, Dw, Gw, Sw = work
@@ -169,7 +169,7 @@ def _error_below(theta, layout, acts, leak, work, blas, layer, n_rows, rows, mas
         apply_dropout(D_prev[:n_rows], mask, rows, layout[layer - 1, UNIT_OFF], keep)
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _layer_delta(D, W, A_prev, act_prev, leak, a_scale, D_prev, n_rows, blas, layer, Sw):
     if blas[layer]:
         dense_backward_delta_blas(D, W, A_prev, act_prev, leak, a_scale, D_prev, n_rows, Sw)
@@ -177,7 +177,7 @@ def _layer_delta(D, W, A_prev, act_prev, leak, a_scale, D_prev, n_rows, blas, la
         dense_backward_delta(D, W, A_prev, act_prev, leak, a_scale, D_prev, n_rows)
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _layer_input(layout, work, layer, X, rows, ident):
     """(source array, its row indices) holding layer ``layer``'s input rows."""
     Zw, Aw, Dw, Gw, Sw = work
@@ -187,7 +187,7 @@ def _layer_input(layout, work, layer, X, rows, ident):
     return layer_units(Aw, layout, layer - 1, cap), ident[:rows.shape[0]]
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _weight_gradient(layout, work, blas, layer, X, rows, ident, D, dW, db):
     """dW += Dᵀ a^{l-1} and db += Σ D over the rows (BP4, BP3), loops or BLAS."""
     Zw, Aw, Dw, Gw, Sw = work
@@ -201,7 +201,7 @@ def _weight_gradient(layout, work, blas, layer, X, rows, ident, D, dW, db):
         dense_backward_params(D, src, src_rows, dW, db)
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _sgd_layer(layout, work, blas, layer, X, rows, ident, D, W, b, lr, keep_w):
     """W ← keep_w·W − lr·Dᵀa^{l-1}, b ← b − lr·ΣD: the SGD step of one layer.
 
@@ -228,7 +228,7 @@ def _sgd_layer(layout, work, blas, layer, X, rows, ident, D, W, b, lr, keep_w):
     dense_backward_params(D, src, src_rows, W, b)
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def accumulate_gradient(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
                         inv_weight, work, blas, grad, mask, keep):
     """grad += inv_weight · Σ_i sw[r_i] ∇C_{x_i} over the rows r_i = rows[i].
@@ -251,7 +251,7 @@ def accumulate_gradient(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
     return weighted_cost
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def sgd_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, lr, keep_w,
              shrink, work, blas, mask, keep):
     """One plain-SGD step on the rows, with the update fused into BP4.
@@ -286,7 +286,7 @@ def sgd_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight,
     return weighted_cost
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def total_sample_weight(sw, rows):
     """Σ sw[r] over the rows, in float64."""
     total = 0.0

@@ -13,11 +13,11 @@ m ← β1 m + (1−β1) g, v ← β2 v + (1−β2) g², θ ← θ − η_t m/(�
 import numpy as np
 from numba import njit
 
-from .._config import JIT
+from .._config import JIT, JIT_INLINE
 from .codes import ADAM, B_OFF, H_BETA1, H_BETA2, H_EPS, H_KEEP, H_L1, H_L2, H_LR, H_MU, MOMENTUM, NESTEROV, W_OFF
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def hyperparameters(hyper, theta):
     """The float64 vector of codes.H_* slots as scalars of theta's dtype:
     (lr, λ2/n, λ1/n, μ, β1, β2, ε, dropout keep probability)."""
@@ -26,7 +26,7 @@ def hyperparameters(hyper, theta):
             dt(hyper[H_BETA2]), dt(hyper[H_EPS]), dt(hyper[H_KEEP]))
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def adam_rate(lr, beta1, beta2, step):
     """Adam's bias-corrected step size η√(1−β2^t)/(1−β1^t) after ``step`` updates."""
     one = type(lr)(1.0)
