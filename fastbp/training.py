@@ -199,7 +199,7 @@ class Trainer:
             numba.set_num_threads(previous)
 
     def _kernel(self):
-        """A function(order_chunk, hyper, state) running the epoch kernel on a chunk."""
+        """A function(order_chunk, hyper, state, mask) running the epoch kernel on a chunk."""
         net = self.net
         opt = self.optimizer
         if not self.parallel:

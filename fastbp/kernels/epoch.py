@@ -37,7 +37,8 @@ def train_epoch(theta, layout, acts, leak, cost, X, Y, sw, labels, order, batch_
     fill ``grad`` and update ``first``/``second``/``step`` (see
     update.optimizer_step). mask: (n_samples, hidden units) uint8 dropout
     mask for this epoch, or (0, 0). ``work``/``blas``: see propagate.py; the
-    work buffers must hold ``batch_size`` rows. Nothing is allocated here. Subnormals flush to zero meanwhile (fpu.py).
+    work buffers must hold ``batch_size`` rows. Nothing is allocated here.
+    Subnormals flush to zero meanwhile (fpu.py).
 
     Returns (Σ sw·C, Σ sw, number correct, batches done). Σ sw·C is taken
     before each batch's step, as a running training cost. The epoch stops at
