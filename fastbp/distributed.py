@@ -75,6 +75,7 @@ from .kernels import _cache, codes
 from .kernels.fpu import flush_subnormals, restore_fp_mode
 from .kernels.propagate import accumulate_gradient, count_correct, layer_units, total_sample_weight, work_capacity
 from .kernels.update import optimizer_step, regularised_gradient
+from .stopping import BestTracker
 
 __all__ = ["fit", "communicator", "shard_slice", "MPI_INSTALL_HINT"]
 
@@ -495,8 +496,7 @@ class _Run:
         work, ident, blas = net._work(capacity)
         n_params = net.n_parameters
         buf = np.zeros(n_params + N_SLOTS, dtype=net.dtype)
-        best = None
-        stalled = 0
+        tracker = BestTracker(self.early_stopping)
         for _ in range(self.epochs):
             epoch = len(net._records) + 1
             lr = self.schedule.rate(epoch, self.lr0, net._records)
@@ -561,23 +561,11 @@ class _Run:
             elapsed, rank0_comm_time = self._evaluations(record, epoch, started, comm_time)
             record["learning_rate"] = lr
             record["time"], record["comm_time"] = elapsed, rank0_comm_time
-            patience_ran_out = False
-            if self.early_stopping is not None:     # the same decision on every rank: records agree
-                value = record.get(self.early_stopping.monitor)
-                if value is None:
-                    raise ValueError(f"early stopping monitors {self.early_stopping.monitor!r}, "
-                                     f"which is not recorded; recorded: {sorted(record)}")
-                if self.early_stopping.improved(value, None if best is None else best[0]):
-                    best = (value, net._theta.copy(), epoch)
-                    stalled = 0
-                else:
-                    stalled += 1
-                patience_ran_out = stalled >= self.early_stopping.patience
+            # the same decision on every rank: the records agree
+            patience_ran_out = tracker.update(record, net._theta, epoch)
             if self._end_of_epoch(record, epoch, state, run_callbacks=not patience_ran_out) or patience_ran_out:
                 break
-        if best is not None and self.early_stopping.restore_best:
-            net._theta[...] = best[1]
-            self.history.best_epoch = best[2]
+        tracker.restore(net._theta, self.history)
         if self.checkpoint is not None and len(self.history):
             error = None
             if self.rank == 0:

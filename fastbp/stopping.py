@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from . import _validation as v
 
-__all__ = ["EarlyStopping"]
+__all__ = ["EarlyStopping", "BestTracker"]
 
 
 @dataclass(frozen=True)
@@ -41,3 +41,35 @@ class EarlyStopping:
         if self.mode == "min":
             return value < best - self.min_delta
         return value > best + self.min_delta
+
+
+class BestTracker:
+    """Follows one fit's records for an ``EarlyStopping`` rule (or none): keeps
+    the best epoch's parameters and says when patience has run out. Every
+    training loop (``Network.fit``, full-batch optimizers, MPI) uses this one."""
+
+    def __init__(self, rule):
+        self.rule = rule
+        self.best = None          # (value, parameters, epoch)
+        self.stalled = 0
+
+    def update(self, record, parameters, epoch):
+        """Account for one epoch's record; True when training should stop."""
+        if self.rule is None:
+            return False
+        value = record.get(self.rule.monitor)
+        if value is None:
+            raise ValueError(f"early stopping monitors {self.rule.monitor!r}, which is not recorded; "
+                             f"recorded: {sorted(record)}")
+        if self.rule.improved(value, None if self.best is None else self.best[0]):
+            self.best = (value, parameters.copy(), epoch)
+            self.stalled = 0
+        else:
+            self.stalled += 1
+        return self.stalled >= self.rule.patience
+
+    def restore(self, parameters, history):
+        """With ``restore_best``, put the best epoch's parameters back and note its epoch."""
+        if self.best is not None and self.rule.restore_best:
+            parameters[...] = self.best[1]
+            history.best_epoch = self.best[2]

@@ -22,7 +22,7 @@ from .datasets import train_test_split
 from .errors import NumericalError
 from .history import History
 from .kernels import codes
-from .stopping import EarlyStopping
+from .stopping import BestTracker, EarlyStopping
 
 #: Samples per compiled call within an epoch: the kernel returns this often,
 #: so an interrupt lands between mini-batches within milliseconds, while the
@@ -247,8 +247,7 @@ class Trainer:
         epoch_kernel = self._kernel()
         chunk = max(1, CHUNK_SAMPLES // self.batch_size) * self.batch_size
         diag_rows = self._diagnostic_rows() if self.diagnostics else None
-        best = None
-        stalled = 0
+        tracker = BestTracker(self.early_stopping)
         bar = tqdm(total=self.epochs, desc="fit", unit="epoch", disable=not self.verbose, leave=False)
         try:
             for _ in range(self.epochs):
@@ -295,18 +294,8 @@ class Trainer:
                 if self.checkpoint is not None and epoch % self.checkpoint_every == 0:
                     net.save(self.checkpoint)
 
-                if self.early_stopping is not None:
-                    value = record.get(self.early_stopping.monitor)
-                    if value is None:
-                        raise ValueError(f"early stopping monitors {self.early_stopping.monitor!r}, "
-                                         f"which is not recorded; recorded: {sorted(record)}")
-                    if self.early_stopping.improved(value, None if best is None else best[0]):
-                        best = (value, net._theta.copy(), epoch)
-                        stalled = 0
-                    else:
-                        stalled += 1
-                    if stalled >= self.early_stopping.patience:
-                        break
+                if tracker.update(record, net._theta, epoch):
+                    break
                 if any([f(epoch, dict(record)) for f in self.callbacks]):
                     break
         except KeyboardInterrupt:
@@ -318,9 +307,7 @@ class Trainer:
                           f"the parameters after its last completed mini-batch", RuntimeWarning, stacklevel=3)
         finally:
             bar.close()
-        if best is not None and self.early_stopping.restore_best:
-            net._theta[...] = best[1]
-            self.history.best_epoch = best[2]
+        tracker.restore(net._theta, self.history)
         if self.checkpoint is not None and len(self.history):
             net.save(self.checkpoint)
         return self.history
@@ -354,7 +341,7 @@ class Trainer:
             return self.history
         start_theta = net._theta.copy()
         dt = net.dtype
-        best = [None]
+        tracker = BestTracker(self.early_stopping)
         started = [time.perf_counter()]
 
         def fun(theta64):
@@ -374,13 +361,7 @@ class Trainer:
             self.history.append(record)
             net._records.append(dict(record))
             stop = any([f(epoch, dict(record)) for f in self.callbacks])
-            if self.early_stopping is not None:
-                value = record[self.early_stopping.monitor]
-                if self.early_stopping.improved(value, None if best[0] is None else best[0][0]):
-                    best[0] = (value, net._theta.copy(), epoch, 0)
-                else:
-                    best[0] = best[0][:3] + (best[0][3] + 1,)
-                    stop = stop or best[0][3] >= self.early_stopping.patience
+            stop = tracker.update(record, net._theta, epoch) or stop
             if stop:
                 raise StopIteration
 
@@ -395,8 +376,6 @@ class Trainer:
             raise NumericalError(f"{self.optimizer.method} diverged: the parameters became NaN or "
                                      f"infinite; the network keeps its parameters from before this fit")
         net._theta[...] = final
-        if best[0] is not None and self.early_stopping.restore_best:
-            net._theta[...] = best[0][1]
-            self.history.best_epoch = best[0][2]
+        tracker.restore(net._theta, self.history)
         self.history.optimizer_result = result
         return self.history
