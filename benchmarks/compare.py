@@ -33,17 +33,10 @@ from threadpoolctl import threadpool_info, threadpool_limits
 import fastbp
 from fastbp import reference
 
-N_SAMPLES = 50_000
-N_FEATURES = 784
-
-WORKLOADS = {
-    "W1": dict(sizes=[784, 30, 10], hidden="sigmoid", output="sigmoid", cost="quadratic",
-               batch_size=10, learning_rate=3.0),
-    "W2": dict(sizes=[784, 100, 10], hidden="sigmoid", output="softmax", cost="log_likelihood",
-               batch_size=32, learning_rate=0.5),
-    "W3": dict(sizes=[784, 1024, 1024, 10], hidden="relu", output="softmax", cost="log_likelihood",
-               batch_size=256, learning_rate=0.05),
-}
+try:                    # imported by asv as part of the benchmarks package
+    from .common import N_FEATURES, N_SAMPLES, WORKLOADS
+except ImportError:     # run as a script: python benchmarks/compare.py
+    from common import N_FEATURES, N_SAMPLES, WORKLOADS
 
 
 def workload_flops(sizes, n_samples=N_SAMPLES):
