@@ -8,11 +8,11 @@ interrupted save never leaves a broken model behind.
 
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
+from ._atomic import atomic_write
 from ._version import __version__
 
 __all__ = ["save", "load", "FORMAT_VERSION"]
@@ -89,19 +89,8 @@ def save(net, path, training_state=True):
             arrays["optimizer_second"] = state.second
             arrays["optimizer_step"] = state.step
     arrays["header"] = np.array(json.dumps(header))
-    directory = os.path.dirname(os.path.abspath(os.fspath(path)))
-    fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".npz.tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
 
 def _optimizer_config(optimizer):
     from . import optimizers

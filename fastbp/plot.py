@@ -12,7 +12,8 @@ work on a headless machine and from threads. Save one with ``path=`` (or
 
 import math
 import os
-import tempfile
+
+from ._atomic import atomic_write
 
 __all__ = ["history", "gradient_norms"]
 
@@ -89,40 +90,15 @@ def _column(records, key):
 
 
 # ----------------------------------------------------------------- output
-def _umask():
-    """The process umask, read without changing it (Linux), else the usual 022."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
-
-
 def _save(fig, path):
     """Save ``fig`` to ``path`` atomically: into a temporary file in the same
     directory, then ``os.replace``. The format follows the suffix (``.png``,
     ``.pdf``, ``.svg``, ...), PNG when there is none or matplotlib does not know it."""
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
     suffix = os.path.splitext(path)[1].lower().lstrip(".")
     fmt = suffix if suffix in fig.canvas.get_supported_filetypes() else "png"
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format=fmt)
-        mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o666 & ~_umask()
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
+    with atomic_write(path) as handle:
+        fig.savefig(handle, format=fmt)
 
 def _mark_best(ax, best):
     if best is not None:

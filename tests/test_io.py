@@ -165,3 +165,12 @@ def test_nan_parameters_are_refused(saved):
 def test_save_to_a_missing_directory_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         fastbp.Network([2, 1]).save(tmp_path / "no" / "model.npz")
+
+
+def test_saved_files_get_ordinary_permissions(tmp_path):
+    """The temporary file is made with mode 0600; the model must not keep it."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    path = tmp_path / "model.npz"
+    fastbp.Network([2, 1]).save(path)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask

@@ -36,10 +36,10 @@ prints none.
 
 import json
 import os
-import secrets
 
 import numpy as np
 
+from .._atomic import atomic_write
 from .mnist_loader import vectorized_result
 from .network import _as_list, _CoreBacked, _labels_of, sigmoid, sigmoid_prime
 
@@ -240,39 +240,14 @@ class Network(_CoreBacked):
                 "weights": [w.tolist() for w in self.weights],
                 "biases": [b.tolist() for b in self.biases],
                 "cost": str(self.cost.__name__)}
-        _write_atomically(filename, json.dumps(data))
+        with atomic_write(filename, "w", encoding="utf-8") as f:
+            f.write(json.dumps(data))
 
 
 Network._BASE = Network
 
 
 # ------------------------------------------------------------ save and load
-def _write_atomically(filename, text):
-    """Write ``text`` to a new file next to ``filename`` and rename it over ``filename``: readers
-    see the old file or the new one, never half of one."""
-    path = os.fspath(filename)
-    directory, base = os.path.split(path)
-    while True:
-        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)    # the umask applies, as open()
-            break
-        except FileExistsError:
-            continue
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def _saved_array(value, shape, what, filename):
     try:
         arr = np.array(value)
