@@ -547,15 +547,17 @@ class _Run:
                 warnings.warn(f"training interrupted during epoch {epoch} (Ctrl-C on a rank); every rank keeps "
                               f"the parameters after the last completed mini-batch", RuntimeWarning, stacklevel=3)
                 break
-            if not (math.isfinite(weighted_cost) and np.isfinite(net._theta).all()):
+            cost = (weighted_cost / total_weight + net._penalty(self.l2, self.l1, self.n) if total_weight
+                    else weighted_cost)
+            if not (math.isfinite(cost) and np.isfinite(net._theta).all()):
                 # Every rank sees the same reduced cost and holds the same parameters.
                 self._restore(saved_theta, state, saved_state, previous_state)
                 raise NumericalError(
                     f"training diverged in epoch {epoch}: the cost or the parameters became "
-                    f"{'NaN' if math.isnan(weighted_cost) else 'infinite'} with learning_rate={lr:g}. "
+                    f"{'NaN' if math.isnan(cost) else 'infinite'} with learning_rate={lr:g}. "
                     f"The network keeps its parameters from the end of epoch {epoch - 1}; "
                     f"try a smaller learning rate.")
-            record = {"epoch": epoch, "cost": weighted_cost / total_weight + net._penalty(self.l2, self.l1, self.n)}
+            record = {"epoch": epoch, "cost": cost}
             if labels.shape[0]:
                 record["accuracy"] = correct / self.n
             elapsed, rank0_comm_time = self._evaluations(record, epoch, started, comm_time)

@@ -165,7 +165,8 @@ class Network:
         if l2 == 0.0 and l1 == 0.0:
             return 0.0
         w = self._theta[self._weight_mask].astype(np.float64)
-        return 0.5 * (l2 / n) * float(np.dot(w, w)) + (l1 / n) * float(np.abs(w).sum())
+        with np.errstate(over="ignore", invalid="ignore"):   # huge weights: inf, which callers check
+            return 0.5 * (l2 / n) * float(np.dot(w, w)) + (l1 / n) * float(np.abs(w).sum())
 
     @property
     def history(self):

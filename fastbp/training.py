@@ -271,17 +271,18 @@ class Trainer:
                     correct += k
                     if not math.isfinite(c):
                         break
-                if not (math.isfinite(weighted_cost) and np.isfinite(net._theta).all()):
+                cost = weighted_cost / total_weight + self._regularisation() if total_weight else weighted_cost
+                if not (math.isfinite(cost) and np.isfinite(net._theta).all()):
                     net._theta[...] = saved_theta
                     state.restore(saved_state)
                     if not len(self.history):
                         net._optimizer_state = previous_state     # a new optimizer's state is dropped
                     raise NumericalError(
                         f"training diverged in epoch {epoch}: the cost or the parameters became "
-                        f"{'NaN' if math.isnan(weighted_cost) else 'infinite'} with learning_rate={lr:g}. "
+                        f"{'NaN' if math.isnan(cost) else 'infinite'} with learning_rate={lr:g}. "
                         f"The network keeps its parameters from the end of epoch {epoch - 1}; "
                         f"try a smaller learning rate.")
-                record = {"epoch": epoch, "cost": weighted_cost / total_weight + self._regularisation()}
+                record = {"epoch": epoch, "cost": cost}
                 if self.labels.shape[0]:
                     record["accuracy"] = correct / self.n
                 self._evaluations(record, diag_rows)

@@ -395,3 +395,15 @@ def test_bad_training_options_raise_before_anything_changes():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         net.fit(X, y, epochs=1)
+
+
+def test_a_penalty_that_overflows_is_divergence_not_an_infinite_cost():
+    """Found by hypothesis: l2 = 2.76e154 keeps the weights finite for an epoch,
+    but λ/2n Σw² overflows. That must raise, not record cost = inf."""
+    X, y = _problem()
+    net = fastbp.Network([5, 6, 3], seed=0)
+    before = net.parameters.copy()
+    with pytest.raises(fastbp.NumericalError, match="diverged in epoch 1"):
+        net.fit(X, y, epochs=2, l2=2.760403064104417e154)
+    np.testing.assert_array_equal(net.parameters, before)
+    assert len(net.history) == 0
