@@ -31,7 +31,7 @@ def test_activate_row_matches_reference(name, dtype):
     rng = np.random.default_rng(1)
     Z = (rng.normal(size=(5, 17)) * 4).astype(dtype)
     A = np.empty_like(Z)
-    K.activate_rows(Z, A, ACTIVATIONS[name], dtype(0.05))
+    K.activate_rows(Z, A, Z.shape[0], ACTIVATIONS[name], dtype(0.05))
     assert A.dtype == dtype
     assert_close(A, ref.activation(Z.astype(np.float64), name, 0.05), dtype, name)
 
@@ -42,7 +42,7 @@ def test_sigmoid_kernel_is_stable_for_huge_inputs(dtype):
     a = np.empty_like(z)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        K.activate_rows(z, a, ACTIVATIONS["sigmoid"], dtype(0.01))
+        K.activate_rows(z, a, 1, ACTIVATIONS["sigmoid"], dtype(0.01))
     assert np.all(np.isfinite(a))
     assert a[0, 0] == 0.0 and a[0, -1] == 1.0 and a[0, 4] == 0.5
     # The tail keeps its relative precision instead of rounding to 0.
@@ -53,10 +53,27 @@ def test_sigmoid_kernel_is_stable_for_huge_inputs(dtype):
 def test_softmax_kernel_handles_large_logits(dtype):
     z = np.array([[1000.0, 1001.0, 999.0], [-1e4, 0.0, 1e4]], dtype=dtype)
     a = np.empty_like(z)
-    K.activate_rows(z, a, ACTIVATIONS["softmax"], dtype(0.01))
+    K.activate_rows(z, a, 2, ACTIVATIONS["softmax"], dtype(0.01))
     assert np.all(np.isfinite(a))
     assert_close(a, ref.activation(z.astype(np.float64), "softmax"), dtype)
     np.testing.assert_allclose(a.sum(axis=1), 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_row_kernels_touch_only_the_first_n_rows(name, dtype):
+    """Work buffers hold a full batch; a short last batch must not read or
+    write the rows past it (exactly equal: those rows are not computed at all)."""
+    rng = np.random.default_rng(7)
+    Z = rng.normal(size=(6, 5)).astype(dtype)
+    A = np.full_like(Z, 7.0)
+    K.activate_rows(Z, A, 4, ACTIVATIONS[name], dtype(0.05))
+    assert np.all(A[4:] == 7.0)
+    assert_close(A[:4], ref.activation(Z[:4].astype(np.float64), name, 0.05), dtype, name)
+    if name in ELEMENTWISE:
+        D = np.ones_like(Z)
+        K.scale_by_derivative(D, A, 3, ACTIVATIONS[name], dtype(0.05), dtype(1.0))
+        assert np.all(D[3:] == 1.0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -69,8 +86,7 @@ def test_derivative_from_output_matches_reference(name, dtype, keep):
     A = (ref.activation(Z.astype(np.float64), name, 0.05) / keep).astype(dtype)
     D = rng.normal(size=Z.shape).astype(dtype)
     expected = D.astype(np.float64) * ref.activation_prime(Z.astype(np.float64), name, 0.05)
-    for i in range(len(D)):
-        K.scale_by_derivative(D[i], A[i], ACTIVATIONS[name], dtype(0.05), dtype(keep))
+    K.scale_by_derivative(D, A, len(D), ACTIVATIONS[name], dtype(0.05), dtype(keep))
     assert_close(D, expected, dtype, name)
 
 
@@ -89,9 +105,10 @@ def test_cost_and_output_error_match_reference(cost, output, dtype):
     want_delta = ref.output_error(Z.astype(np.float64), A.astype(np.float64), Y.astype(np.float64), cost, output)
     D = np.empty_like(Z)
     for i in range(n):
-        got = K.cost_of(Z[i], A[i], Y[i], COSTS[cost])
+        r = n - 1 - i    # the target row differs from the output row, as with shuffled batches
+        got = K.cost_of(Z, A, Y[::-1].copy(), i, r, COSTS[cost])
         assert_close(got, want_cost[i], dtype, f"cost row {i}")
-        K.output_delta(A[i], Y[i], COSTS[cost], ACTIVATIONS[output], dtype(0.01), dtype(0.5), D[i])
+        K.output_delta(A, Y[::-1].copy(), i, r, COSTS[cost], ACTIVATIONS[output], dtype(0.01), dtype(0.5), D)
     assert_close(D, 0.5 * want_delta, dtype, "delta")
 
 

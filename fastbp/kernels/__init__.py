@@ -6,7 +6,7 @@ float32 network computes in float32 throughout (costs are summed in float64).
 """
 
 from . import _cache, activations, costs, dense, epoch, fpu, parallel, propagate, update
-from .activations import activate_row, activate_rows, scale_by_derivative
+from .activations import activate_rows, derivative_at, scale_by_derivative
 from .costs import cost_of, output_delta
 from .dense import dense_backward_delta, dense_backward_params, dense_forward
 from .epoch import train_epoch
@@ -29,7 +29,7 @@ from .update import optimizer_step, regularised_gradient
 _cache.stamp_caches([activations, costs, dense, epoch, fpu, parallel, propagate, update])
 
 __all__ = [
-    "accumulate_gradient", "activate_row", "apply_dropout", "activate_rows", "cost_of", "count_correct",
+    "accumulate_gradient", "apply_dropout", "activate_rows", "derivative_at", "cost_of", "count_correct",
     "dense_backward_delta", "dense_backward_params", "dense_forward", "evaluate",
     "feedforward", "forward", "full_gradient", "layer_params", "layer_units", "sgd_step",
     "optimizer_step", "output_delta", "regularised_gradient", "scale_by_derivative",

@@ -19,41 +19,41 @@ decided in fastbp/_dispatch.py.
 from numba import njit
 
 from .._config import JIT
-from .activations import activate_row, scale_by_derivative
+from .activations import activate_rows, scale_by_derivative
 from .blas import gemm
 
 
 @njit(**JIT)
-def _dot4x4(x0, x1, x2, x3, w0, w1, w2, w3, Z, i0, i1, i2, i3, j, b):
-    """Z[i_r, j+c] = x_r · w_c + b[j+c] for 4 input rows x 4 weight rows.
+def _dot4x4(src, r0, r1, r2, r3, W, j, Z, i0, i1, i2, i3, b):
+    """Z[i_c, j+q] = src[r_c] · W[j+q] + b[j+q] for 4 input rows x 4 weight rows.
 
     Each loaded element feeds four multiply-adds and sixteen independent sums
-    hide the FMA latency. Rows may repeat (i_r equal): they write equal values.
+    hide the FMA latency. Rows may repeat (i_c equal): they write equal values.
     """
-    zero = w0.dtype.type(0.0)
+    zero = W.dtype.type(0.0)
     s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
     s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = zero
-    for k in range(w0.shape[0]):
-        a0 = w0[k]
-        a1 = w1[k]
-        a2 = w2[k]
-        a3 = w3[k]
-        v = x0[k]
+    for k in range(W.shape[1]):
+        a0 = W[j, k]
+        a1 = W[j + 1, k]
+        a2 = W[j + 2, k]
+        a3 = W[j + 3, k]
+        v = src[r0, k]
         s00 += a0 * v
         s01 += a1 * v
         s02 += a2 * v
         s03 += a3 * v
-        v = x1[k]
+        v = src[r1, k]
         s10 += a0 * v
         s11 += a1 * v
         s12 += a2 * v
         s13 += a3 * v
-        v = x2[k]
+        v = src[r2, k]
         s20 += a0 * v
         s21 += a1 * v
         s22 += a2 * v
         s23 += a3 * v
-        v = x3[k]
+        v = src[r3, k]
         s30 += a0 * v
         s31 += a1 * v
         s32 += a2 * v
@@ -67,16 +67,16 @@ def _dot4x4(x0, x1, x2, x3, w0, w1, w2, w3, Z, i0, i1, i2, i3, j, b):
 
 
 @njit(**JIT)
-def _dot4x1(x0, x1, x2, x3, w, Z, i0, i1, i2, i3, j, bj):
-    """Z[i_r, j] = x_r · w + bj for 4 input rows and one weight row."""
-    zero = w.dtype.type(0.0)
+def _dot4x1(src, r0, r1, r2, r3, W, j, Z, i0, i1, i2, i3, bj):
+    """Z[i_c, j] = src[r_c] · W[j] + bj for 4 input rows and one weight row."""
+    zero = W.dtype.type(0.0)
     s0 = s1 = s2 = s3 = zero
-    for k in range(w.shape[0]):
-        a = w[k]
-        s0 += a * x0[k]
-        s1 += a * x1[k]
-        s2 += a * x2[k]
-        s3 += a * x3[k]
+    for k in range(W.shape[1]):
+        a = W[j, k]
+        s0 += a * src[r0, k]
+        s1 += a * src[r1, k]
+        s2 += a * src[r2, k]
+        s3 += a * src[r3, k]
     Z[i3, j] = s3 + bj
     Z[i2, j] = s2 + bj
     Z[i1, j] = s1 + bj
@@ -84,21 +84,21 @@ def _dot4x1(x0, x1, x2, x3, w, Z, i0, i1, i2, i3, j, bj):
 
 
 @njit(**JIT)
-def _dot2x4(x0, x1, w0, w1, w2, w3, Z, i0, i1, j, b):
-    """Z[i_r, j+c] = x_r · w_c + b[j+c] for 2 input rows x 4 weight rows."""
-    zero = w0.dtype.type(0.0)
+def _dot2x4(src, r0, r1, W, j, Z, i0, i1, b):
+    """Z[i_c, j+q] = src[r_c] · W[j+q] + b[j+q] for 2 input rows x 4 weight rows."""
+    zero = W.dtype.type(0.0)
     s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
-    for k in range(w0.shape[0]):
-        a0 = w0[k]
-        a1 = w1[k]
-        a2 = w2[k]
-        a3 = w3[k]
-        v = x0[k]
+    for k in range(W.shape[1]):
+        a0 = W[j, k]
+        a1 = W[j + 1, k]
+        a2 = W[j + 2, k]
+        a3 = W[j + 3, k]
+        v = src[r0, k]
         s00 += a0 * v
         s01 += a1 * v
         s02 += a2 * v
         s03 += a3 * v
-        v = x1[k]
+        v = src[r1, k]
         s10 += a0 * v
         s11 += a1 * v
         s12 += a2 * v
@@ -109,14 +109,14 @@ def _dot2x4(x0, x1, w0, w1, w2, w3, Z, i0, i1, j, b):
 
 
 @njit(**JIT)
-def _dot2x1(x0, x1, w, Z, i0, i1, j, bj):
-    """Z[i_r, j] = x_r · w + bj for 2 input rows and one weight row."""
-    zero = w.dtype.type(0.0)
+def _dot2x1(src, r0, r1, W, j, Z, i0, i1, bj):
+    """Z[i_c, j] = src[r_c] · W[j] + bj for 2 input rows and one weight row."""
+    zero = W.dtype.type(0.0)
     s0 = s1 = zero
-    for k in range(w.shape[0]):
-        a = w[k]
-        s0 += a * x0[k]
-        s1 += a * x1[k]
+    for k in range(W.shape[1]):
+        a = W[j, k]
+        s0 += a * src[r0, k]
+        s1 += a * src[r1, k]
     Z[i1, j] = s1 + bj
     Z[i0, j] = s0 + bj
 
@@ -137,62 +137,61 @@ def dense_forward(src, rows, W, b, Z, A, act, leak):
         i1 = min(i + 1, n - 1)
         i2 = min(i + 2, n - 1)
         i3 = min(i + 3, n - 1)
-        x0, x1, x2, x3 = src[rows[i]], src[rows[i1]], src[rows[i2]], src[rows[i3]]
+        r0, r1, r2, r3 = rows[i], rows[i1], rows[i2], rows[i3]
         for j in range(0, j4, 4):
-            _dot4x4(x0, x1, x2, x3, W[j], W[j + 1], W[j + 2], W[j + 3], Z, i, i1, i2, i3, j, b)
+            _dot4x4(src, r0, r1, r2, r3, W, j, Z, i, i1, i2, i3, b)
         for j in range(j4, n_out):
-            _dot4x1(x0, x1, x2, x3, W[j], Z, i, i1, i2, i3, j, b[j])
+            _dot4x1(src, r0, r1, r2, r3, W, j, Z, i, i1, i2, i3, b[j])
     if n4 < n:   # 1 or 2 rows left: a 2-row block
         i = n4
         i1 = min(i + 1, n - 1)
-        x0, x1 = src[rows[i]], src[rows[i1]]
+        r0, r1 = rows[i], rows[i1]
         for j in range(0, j4, 4):
-            _dot2x4(x0, x1, W[j], W[j + 1], W[j + 2], W[j + 3], Z, i, i1, j, b)
+            _dot2x4(src, r0, r1, W, j, Z, i, i1, b)
         for j in range(j4, n_out):
-            _dot2x1(x0, x1, W[j], Z, i, i1, j, b[j])
-    for i in range(n):
-        activate_row(Z[i], A[i], act, leak)
+            _dot2x1(src, r0, r1, W, j, Z, i, i1, b[j])
+    activate_rows(Z, A, n, act, leak)
 
 
 @njit(**JIT)
-def _axpy4x4(g0, g1, g2, g3, x0, x1, x2, x3,
+def _axpy4x4(G, j, src, r0, r1, r2, r3,
              d00, d01, d02, d03, d10, d11, d12, d13, d20, d21, d22, d23, d30, d31, d32, d33):
-    """g_c += Σ_r d_rc x_r for 4 weight-gradient rows and 4 input rows."""
-    for k in range(g0.shape[0]):
-        a0 = x0[k]
-        a1 = x1[k]
-        a2 = x2[k]
-        a3 = x3[k]
-        g0[k] += d00 * a0 + d10 * a1 + d20 * a2 + d30 * a3
-        g1[k] += d01 * a0 + d11 * a1 + d21 * a2 + d31 * a3
-        g2[k] += d02 * a0 + d12 * a1 + d22 * a2 + d32 * a3
-        g3[k] += d03 * a0 + d13 * a1 + d23 * a2 + d33 * a3
+    """G[j+q] += Σ_c d_cq src[r_c] for 4 weight-gradient rows and 4 input rows."""
+    for k in range(G.shape[1]):
+        a0 = src[r0, k]
+        a1 = src[r1, k]
+        a2 = src[r2, k]
+        a3 = src[r3, k]
+        G[j, k] += d00 * a0 + d10 * a1 + d20 * a2 + d30 * a3
+        G[j + 1, k] += d01 * a0 + d11 * a1 + d21 * a2 + d31 * a3
+        G[j + 2, k] += d02 * a0 + d12 * a1 + d22 * a2 + d32 * a3
+        G[j + 3, k] += d03 * a0 + d13 * a1 + d23 * a2 + d33 * a3
 
 
 @njit(**JIT)
-def _axpy4x1(g, x0, x1, x2, x3, d0, d1, d2, d3):
-    """g += Σ_r d_r x_r for one weight-gradient row and 4 input rows."""
-    for k in range(g.shape[0]):
-        g[k] += d0 * x0[k] + d1 * x1[k] + d2 * x2[k] + d3 * x3[k]
+def _axpy4x1(G, j, src, r0, r1, r2, r3, d0, d1, d2, d3):
+    """G[j] += Σ_c d_c src[r_c] for one weight-gradient row and 4 input rows."""
+    for k in range(G.shape[1]):
+        G[j, k] += d0 * src[r0, k] + d1 * src[r1, k] + d2 * src[r2, k] + d3 * src[r3, k]
 
 
 @njit(**JIT)
-def _axpy2x4(g0, g1, g2, g3, x0, x1, d00, d01, d02, d03, d10, d11, d12, d13):
-    """g_c += d_0c x_0 + d_1c x_1 for 4 weight-gradient rows and 2 input rows."""
-    for k in range(g0.shape[0]):
-        a0 = x0[k]
-        a1 = x1[k]
-        g0[k] += d00 * a0 + d10 * a1
-        g1[k] += d01 * a0 + d11 * a1
-        g2[k] += d02 * a0 + d12 * a1
-        g3[k] += d03 * a0 + d13 * a1
+def _axpy2x4(G, j, src, r0, r1, d00, d01, d02, d03, d10, d11, d12, d13):
+    """G[j+q] += d_0q src[r_0] + d_1q src[r_1] for 4 weight-gradient rows and 2 input rows."""
+    for k in range(G.shape[1]):
+        a0 = src[r0, k]
+        a1 = src[r1, k]
+        G[j, k] += d00 * a0 + d10 * a1
+        G[j + 1, k] += d01 * a0 + d11 * a1
+        G[j + 2, k] += d02 * a0 + d12 * a1
+        G[j + 3, k] += d03 * a0 + d13 * a1
 
 
 @njit(**JIT)
-def _axpy2x1(g, x0, x1, d0, d1):
-    """g += d_0 x_0 + d_1 x_1 for one weight-gradient row and 2 input rows."""
-    for k in range(g.shape[0]):
-        g[k] += d0 * x0[k] + d1 * x1[k]
+def _axpy2x1(G, j, src, r0, r1, d0, d1):
+    """G[j] += d_0 src[r_0] + d_1 src[r_1] for one weight-gradient row and 2 input rows."""
+    for k in range(G.shape[1]):
+        G[j, k] += d0 * src[r0, k] + d1 * src[r1, k]
 
 
 @njit(**JIT)
@@ -209,9 +208,9 @@ def dense_backward_params_rows(delta, src, rows, dW, db, j_start, j_stop):
     """``dense_backward_params`` for the output units j_start <= j < j_stop only:
     the parallel path splits the weight update over threads by rows of W."""
     n = rows.shape[0]
-    n_out = j_stop
     j4 = j_start + (j_stop - j_start) - (j_stop - j_start) % 4
     zero = dW.dtype.type(0.0)
+    D = delta
     n4 = n - n % 4 if n % 4 < 3 else n + 1   # a remainder of 3 rows goes in a padded 4-row block
     for i in range(0, n4, 4):
         # A padded block repeats its last row with zero coefficients.
@@ -219,34 +218,31 @@ def dense_backward_params_rows(delta, src, rows, dW, db, j_start, j_stop):
         i2 = min(i + 2, n - 1)
         i3 = min(i + 3, n - 1)
         m3 = i + 3 < n
-        x0, x1, x2, x3 = src[rows[i]], src[rows[i1]], src[rows[i2]], src[rows[i3]]
-        r0, r1, r2, r3 = delta[i], delta[i1], delta[i2], delta[i3]
+        r0, r1, r2, r3 = rows[i], rows[i1], rows[i2], rows[i3]
         for j in range(j_start, j4, 4):
-            _axpy4x4(dW[j], dW[j + 1], dW[j + 2], dW[j + 3], x0, x1, x2, x3,
-                     r0[j], r0[j + 1], r0[j + 2], r0[j + 3],
-                     r1[j], r1[j + 1], r1[j + 2], r1[j + 3],
-                     r2[j], r2[j + 1], r2[j + 2], r2[j + 3],
-                     r3[j] if m3 else zero, r3[j + 1] if m3 else zero,
-                     r3[j + 2] if m3 else zero, r3[j + 3] if m3 else zero)
-        for j in range(j4, n_out):
-            _axpy4x1(dW[j], x0, x1, x2, x3, r0[j], r1[j], r2[j], r3[j] if m3 else zero)
+            _axpy4x4(dW, j, src, r0, r1, r2, r3,
+                     D[i, j], D[i, j + 1], D[i, j + 2], D[i, j + 3],
+                     D[i1, j], D[i1, j + 1], D[i1, j + 2], D[i1, j + 3],
+                     D[i2, j], D[i2, j + 1], D[i2, j + 2], D[i2, j + 3],
+                     D[i3, j] if m3 else zero, D[i3, j + 1] if m3 else zero,
+                     D[i3, j + 2] if m3 else zero, D[i3, j + 3] if m3 else zero)
+        for j in range(j4, j_stop):
+            _axpy4x1(dW, j, src, r0, r1, r2, r3, D[i, j], D[i1, j], D[i2, j], D[i3, j] if m3 else zero)
     if n4 < n:   # 1 or 2 rows left: a 2-row block
         i = n4
         i1 = min(i + 1, n - 1)
         m1 = i + 1 < n
-        x0, x1 = src[rows[i]], src[rows[i1]]
-        r0, r1 = delta[i], delta[i1]
+        r0, r1 = rows[i], rows[i1]
         for j in range(j_start, j4, 4):
-            _axpy2x4(dW[j], dW[j + 1], dW[j + 2], dW[j + 3], x0, x1,
-                     r0[j], r0[j + 1], r0[j + 2], r0[j + 3],
-                     r1[j] if m1 else zero, r1[j + 1] if m1 else zero,
-                     r1[j + 2] if m1 else zero, r1[j + 3] if m1 else zero)
-        for j in range(j4, n_out):
-            _axpy2x1(dW[j], x0, x1, r0[j], r1[j] if m1 else zero)
+            _axpy2x4(dW, j, src, r0, r1,
+                     D[i, j], D[i, j + 1], D[i, j + 2], D[i, j + 3],
+                     D[i1, j] if m1 else zero, D[i1, j + 1] if m1 else zero,
+                     D[i1, j + 2] if m1 else zero, D[i1, j + 3] if m1 else zero)
+        for j in range(j4, j_stop):
+            _axpy2x1(dW, j, src, r0, r1, D[i, j], D[i1, j] if m1 else zero)
     for i in range(n):
-        d = delta[i]
         for j in range(j_start, j_stop):
-            db[j] += d[j]
+            db[j] += D[i, j]
 
 
 @njit(**JIT)
@@ -259,15 +255,13 @@ def dense_backward_delta(delta, W, A_prev, act_prev, leak, a_scale, delta_prev, 
     n_out, n_in = W.shape
     zero = W.dtype.type(0.0)
     for i in range(n_rows):
-        dp = delta_prev[i]
         for k in range(n_in):
-            dp[k] = zero
+            delta_prev[i, k] = zero
         for j in range(n_out):
             dij = delta[i, j]
-            w = W[j]
             for k in range(n_in):
-                dp[k] += dij * w[k]
-        scale_by_derivative(dp, A_prev[i], act_prev, leak, a_scale)
+                delta_prev[i, k] += dij * W[j, k]
+    scale_by_derivative(delta_prev, A_prev, n_rows, act_prev, leak, a_scale)
 
 
 # ---------------------------------------------------------------- BLAS layers
@@ -284,24 +278,20 @@ def dense_backward_delta(delta, W, A_prev, act_prev, leak, a_scale, delta_prev, 
 def gather_rows(src, rows, G):
     """G[i] = src[rows[i]] for i < len(rows)."""
     for i in range(rows.shape[0]):
-        s = src[rows[i]]
-        g = G[i]
-        for k in range(s.shape[0]):
-            g[k] = s[k]
+        r = rows[i]
+        for k in range(src.shape[1]):
+            G[i, k] = src[r, k]
 
 
 @njit(**JIT)
 def dense_forward_blas(src, W, b, Z, A, act, leak, n_rows, S):
     """Z[:n] = src[:n] Wᵀ + b (biases prefilled, one GEMM with beta = 1) and A[:n] = f(Z[:n])."""
     one = W.dtype.type(1.0)
-    Zn = Z[:n_rows]
     for i in range(n_rows):
-        z = Zn[i]
-        for j in range(z.shape[0]):
-            z[j] = b[j]
-    gemm(False, True, one, src[:n_rows], W, one, Zn, S)
-    for i in range(n_rows):
-        activate_row(Zn[i], A[i], act, leak)
+        for j in range(Z.shape[1]):
+            Z[i, j] = b[j]
+    gemm(False, True, one, src[:n_rows], W, one, Z[:n_rows], S)
+    activate_rows(Z, A, n_rows, act, leak)
 
 
 @njit(**JIT)
@@ -311,14 +301,12 @@ def dense_backward_params_blas(delta, src, n_rows, dW, db, alpha, beta, S):
     BP3); with alpha = -η and beta = 1 - ηλ/n it is the SGD step itself."""
     gemm(True, False, alpha, delta[:n_rows], src[:n_rows], beta, dW, S)
     for i in range(n_rows):
-        d = delta[i]
         for j in range(db.shape[0]):
-            db[j] += alpha * d[j]
+            db[j] += alpha * delta[i, j]
 
 
 @njit(**JIT)
 def dense_backward_delta_blas(delta, W, A_prev, act_prev, leak, a_scale, delta_prev, n_rows, S):
     """delta_prev[:n] = (delta[:n] W) ⊙ f'(z_prev) (BP2) by one GEMM."""
     gemm(False, False, W.dtype.type(1.0), delta[:n_rows], W, W.dtype.type(0.0), delta_prev[:n_rows], S)
-    for i in range(n_rows):
-        scale_by_derivative(delta_prev[i], A_prev[i], act_prev, leak, a_scale)
+    scale_by_derivative(delta_prev, A_prev, n_rows, act_prev, leak, a_scale)

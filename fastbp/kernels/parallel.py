@@ -84,17 +84,15 @@ def _task_update(theta, layout, X, rows, ident, shard_work, task, n_shards, fuse
         # L2 decay and L1 shrink of these rows, then W += Σ (-lr δ) aᵀ (δ came pre-scaled)
         if keep_w != theta.dtype.type(1.0) or shrink != zero:
             for j in range(j0, j1):
-                w = W[j]
                 for k in range(n_in):
-                    v = w[k]
-                    w[k] = keep_w * v - (shrink if v > zero else (-shrink if v < zero else zero))
+                    v = W[j, k]
+                    W[j, k] = keep_w * v - (shrink if v > zero else (-shrink if v < zero else zero))
         target_w, target_b = W, b
     else:
         target_w, target_b = layer_params(grad, layout, layer)
         for j in range(j0, j1):
-            g = target_w[j]
             for k in range(n_in):
-                g[k] = zero
+                target_w[j, k] = zero
             target_b[j] = zero
     for s in range(n_shards):
         lo, hi = _shard_bounds(s, n_shards, size)
@@ -172,9 +170,8 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
                     for layer in range(n_layers):
                         D = layer_units(D2[s], layout, layer, cap)
                         for i in range(hi - lo):
-                            d = D[i]
                             for j in range(layout[layer, N_OUT]):
-                                d[j] *= -lr
+                                D[i, j] *= -lr
             restore_fp_mode(mode)
         c = 0.0
         for s in range(n_shards):

@@ -63,10 +63,9 @@ def apply_dropout(U, mask, rows, column, keep):
     zero = U.dtype.type(0.0)
     n = U.shape[1]
     for i in range(rows.shape[0]):
-        m = mask[rows[i], column:column + n]
-        u = U[i]
+        r = rows[i]
         for k in range(n):
-            u[k] = u[k] * inv_keep if m[k] else zero
+            U[i, k] = U[i, k] * inv_keep if mask[r, column + k] else zero
 
 
 @njit(**JIT_INLINE)
@@ -117,13 +116,12 @@ def count_correct(A_out, labels, rows):
     correct = 0
     n_out = A_out.shape[1]
     for i in range(rows.shape[0]):
-        a = A_out[i]
         if n_out == 1:
-            guess = 1 if a[0] >= 0.5 else 0
+            guess = 1 if A_out[i, 0] >= 0.5 else 0
         else:
             guess = 0
             for k in range(1, n_out):
-                if a[k] > a[guess]:
+                if A_out[i, k] > A_out[i, guess]:
                     guess = k
         if guess == labels[rows[i]]:
             correct += 1
@@ -146,10 +144,10 @@ def output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_wei
     D = layer_units(Dw, layout, last, cap)
     weighted_cost = 0.0
     for i in range(rows.shape[0]):
-        s = sw[rows[i]]
-        y = Y[rows[i]]
-        weighted_cost += np.float64(s) * cost_of(Z[i], A[i], y, cost)
-        output_delta(A[i], y, cost, acts[last], leak, s * inv_weight, D[i])
+        r = rows[i]
+        s = sw[r]
+        weighted_cost += np.float64(s) * cost_of(Z, A, Y, i, r, cost)
+        output_delta(A, Y, i, r, cost, acts[last], leak, s * inv_weight, D)
     return weighted_cost
 
 
@@ -216,14 +214,12 @@ def _sgd_layer(layout, work, blas, layer, X, rows, ident, D, W, b, lr, keep_w):
         dense_backward_params_blas(D, src, n_rows, W, b, -lr, keep_w, Sw)
         return
     for i in range(n_rows):
-        d = D[i]
-        for j in range(d.shape[0]):
-            d[j] *= -lr
+        for j in range(D.shape[1]):
+            D[i, j] *= -lr
     if keep_w != W.dtype.type(1.0):
         for j in range(W.shape[0]):
-            w = W[j]
-            for k in range(w.shape[0]):
-                w[k] *= keep_w
+            for k in range(W.shape[1]):
+                W[j, k] *= keep_w
     src, src_rows = _layer_input(layout, work, layer, X, rows, ident)
     dense_backward_params(D, src, src_rows, W, b)
 
@@ -277,10 +273,9 @@ def sgd_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight,
         decay = keep_w
         if shrink != zero:   # L1 (rare): decay and shrink in one pass, then a plain step
             for j in range(W.shape[0]):
-                w = W[j]
-                for k in range(w.shape[0]):
-                    v = w[k]
-                    w[k] = keep_w * v - (shrink if v > zero else (-shrink if v < zero else zero))
+                for k in range(W.shape[1]):
+                    v = W[j, k]
+                    W[j, k] = keep_w * v - (shrink if v > zero else (-shrink if v < zero else zero))
             decay = theta.dtype.type(1.0)
         _sgd_layer(layout, work, blas, layer, X, rows, ident, D, W, b, lr, decay)
     return weighted_cost
@@ -345,9 +340,10 @@ def evaluate(theta, layout, acts, leak, cost, X, Y, sw, labels, order, ident, wo
         Z = layer_units(Zw, layout, last, cap)
         A = layer_units(Aw, layout, last, cap)
         for i in range(rows.shape[0]):
-            s = np.float64(sw[rows[i]])
+            r = rows[i]
+            s = np.float64(sw[r])
             total_weight += s
-            weighted_cost += s * cost_of(Z[i], A[i], Y[rows[i]], cost)
+            weighted_cost += s * cost_of(Z, A, Y, i, r, cost)
         if labels.shape[0] > 0:
             correct += count_correct(A, labels, rows)
     restore_fp_mode(saved_mode)
