@@ -1,21 +1,23 @@
 """Which kernel computes each layer's products: register-blocked loops or BLAS.
 
 Measured on this project's 2-core Xeon with ``python benchmarks/kernel_choice.py``
-(whole epochs over 20,000 x 784 samples, one thread, median of 3, seconds,
+(whole epochs over 20,000 x 784 samples, one thread, median of 5, seconds,
 loops / BLAS):
 
     batch   W1 [784,30,10] f32   f64             W2 [784,100,10] f32   f64
-    1       0.169 / 0.143   0.222 / 0.221        0.310 / 0.313   0.586 / 0.560
-    2       0.091 / 0.087   0.133 / 0.133        0.169 / 0.188   0.319 / 0.354
-    4       0.066 / 0.060   0.101 / 0.101        0.133 / 0.132   0.258 / 0.242
-    8       0.060 / 0.049   0.095 / 0.084        0.124 / 0.104   0.242 / 0.191
-    32      0.055 / 0.039   0.091 / 0.071        0.116 / 0.099   0.240 / 0.180
+    1       0.129 / 0.126   0.194 / 0.205        0.279 / 0.291   0.571 / 0.541
+    2       0.075 / 0.071   0.104 / 0.126        0.149 / 0.168   0.303 / 0.341
+    4       0.048 / 0.050   0.075 / 0.091        0.104 / 0.116   0.217 / 0.227
+    5       0.060 / 0.049   0.090 / 0.089        0.130 / 0.115   0.285 / 0.229
+    8       0.044 / 0.041   0.070 / 0.077        0.099 / 0.098   0.213 / 0.196
+    32      0.043 / 0.034   0.068 / 0.065        0.093 / 0.094   0.207 / 0.172
 
-From 4 rows on BLAS (kernels/blas.py: one GEMM per product with alpha and
-beta, so gradient accumulation and the SGD step with L2 decay happen inside
-it) is as fast or faster, by up to 1.4x; below that the two are even. For
-wide layers BLAS's cache blocking wins by 2-5x (a [784, 1024, 1024, 10]
-epoch: 16 s on the loops, 2.1 s on BLAS). The loops remain the kernels of
+Up to 4 rows the loops are as fast or faster (by up to 1.2x: a 4-row block
+is exactly the loops' register block); from 5 rows on BLAS (kernels/blas.py:
+one GEMM per product with alpha and beta, so gradient accumulation and the
+SGD step with L2 decay happen inside it) is faster, by up to 1.3x, in all
+but one case (W1 float64 at 8 rows: 1.09x slower). For wide layers BLAS's cache blocking wins by 2-5x (a [784, 1024,
+1024, 10] epoch: 16 s on the loops, 2.1 s on BLAS). The loops remain the kernels of
 the parallel shard path, where BLAS may not be called.
 """
 
@@ -24,7 +26,7 @@ import numpy as np
 from .kernels.codes import N_IN
 
 #: Smallest number of rows per product for which BLAS is used.
-BLAS_MIN_ROWS = 4
+BLAS_MIN_ROWS = 5
 
 
 def choose_blas(layout, rows):

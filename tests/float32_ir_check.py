@@ -2,7 +2,7 @@
 
 Run in a fresh process with an empty NUMBA_CACHE_DIR (cached code has no IR).
 Costs are summed in float64 on purpose (``cost_of``, and the passes that
-inline it such as ``sgd_step``, are not listed); products,
+inline it such as ``sgd_backward``, are not listed); products,
 activations, derivatives and updates must stay float32: no ``fpext float``
 and no fadd/fsub/fmul/fdiv on doubles.
 """

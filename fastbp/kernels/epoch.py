@@ -3,23 +3,19 @@
 import numpy as np
 from numba import njit
 
-from .._config import JIT, JIT_INLINE
+from .._config import JIT
 from .codes import SGD
 from .fpu import flush_subnormals, restore_fp_mode
-from .propagate import accumulate_gradient, count_correct, layer_units, sgd_step, total_sample_weight, work_capacity
+from .propagate import (
+    backward_gradient,
+    count_correct,
+    layer_units,
+    output_error,
+    sgd_backward,
+    total_sample_weight,
+    work_capacity,
+)
 from .update import hyperparameters, optimizer_step, regularised_gradient
-
-
-@njit(**JIT_INLINE)
-def _general_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, work, blas,
-                  grad, mask, keep, opt, lr, l2n, l1n, mu, beta1, beta2, eps, first, second, step):
-    """Gradient into ``grad``, regularised, then one step of rule ``opt``."""
-    grad[:] = 0
-    c = accumulate_gradient(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
-                            inv_weight, work, blas, grad, mask, keep)
-    regularised_gradient(grad, theta, layout, l2n, l1n)
-    optimizer_step(theta, grad, opt, lr, mu, beta1, beta2, eps, first, second, step)
-    return c
 
 
 @njit(**JIT)
@@ -66,13 +62,16 @@ def train_epoch(theta, layout, acts, leak, cost, X, Y, sw, labels, order, batch_
             batches += 1
             continue
         inv_weight = dt(1.0 / batch_weight)
+        # One forward pass and BP1 for every rule (inlined once: compile time).
+        c = output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, work, blas,
+                         mask, keep)
         if opt == SGD:
-            c = sgd_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, lr,
-                         keep_w, shrink, work, blas, mask, keep)
+            sgd_backward(theta, layout, acts, leak, X, rows, ident, lr, keep_w, shrink, work, blas, mask, keep)
         else:
-            c = _general_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight,
-                              work, blas, grad, mask, keep, opt, lr, l2n, l1n, mu, beta1,
-                              beta2, eps, first, second, step)
+            grad[:] = 0
+            backward_gradient(theta, layout, acts, leak, X, rows, ident, work, blas, grad, mask, keep)
+            regularised_gradient(grad, theta, layout, l2n, l1n)
+            optimizer_step(theta, grad, opt, lr, mu, beta1, beta2, eps, first, second, step)
         weighted_cost += c
         if not np.isfinite(c):
             break

@@ -225,6 +225,21 @@ def _sgd_layer(layout, work, blas, layer, X, rows, ident, D, W, b, lr, keep_w):
 
 
 @njit(**JIT_INLINE)
+def backward_gradient(theta, layout, acts, leak, X, rows, ident, work, blas, grad, mask, keep):
+    """After ``output_error``: for each layer from the top, BP3/BP4 into grad
+    (added) and BP2 into the layer below."""
+    Dw = work[2]
+    cap = work_capacity(Dw, layout)
+    n_rows = rows.shape[0]
+    for layer in range(layout.shape[0] - 1, -1, -1):
+        D = layer_units(Dw, layout, layer, cap)
+        dW, db = layer_params(grad, layout, layer)
+        _weight_gradient(layout, work, blas, layer, X, rows, ident, D, dW, db)
+        if layer > 0:
+            _error_below(theta, layout, acts, leak, work, blas, layer, n_rows, rows, mask, keep)
+
+
+@njit(**JIT_INLINE)
 def accumulate_gradient(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
                         inv_weight, work, blas, grad, mask, keep):
     """grad += inv_weight · Σ_i sw[r_i] ∇C_{x_i} over the rows r_i = rows[i].
@@ -233,38 +248,27 @@ def accumulate_gradient(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
     BP3/BP4 into grad and BP2 into the layer below. Regularisation is not
     included. Returns Σ_i sw[r_i] C_{x_i} (float64) for the running cost.
     """
-    Dw = work[2]
-    cap = work_capacity(Dw, layout)
-    n_rows = rows.shape[0]
     weighted_cost = output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
                                  inv_weight, work, blas, mask, keep)
-    for layer in range(layout.shape[0] - 1, -1, -1):
-        D = layer_units(Dw, layout, layer, cap)
-        dW, db = layer_params(grad, layout, layer)
-        _weight_gradient(layout, work, blas, layer, X, rows, ident, D, dW, db)
-        if layer > 0:
-            _error_below(theta, layout, acts, leak, work, blas, layer, n_rows, rows, mask, keep)
+    backward_gradient(theta, layout, acts, leak, X, rows, ident, work, blas, grad, mask, keep)
     return weighted_cost
 
 
 @njit(**JIT_INLINE)
-def sgd_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, lr, keep_w,
-             shrink, work, blas, mask, keep):
-    """One plain-SGD step on the rows, with the update fused into BP4.
+def sgd_backward(theta, layout, acts, leak, X, rows, ident, lr, keep_w, shrink, work, blas, mask, keep):
+    """After ``output_error``: one plain-SGD step with the update fused into BP4.
 
-    Equal to accumulate_gradient followed by an SGD update, without a
+    Equal to backward_gradient followed by an SGD update, without a
     gradient buffer: for each layer from the top, δ^{l-1} is formed from the
     old W^l (BP2) first, then W^l ← keep_w·W^l - shrink·sign(W^l)
     - lr·δ^lᵀ a^{l-1} and b^l ← b^l - lr Σ δ^l, where keep_w = 1 - ηλ2/n
     (L2) and shrink = ηλ1/n (L1). This skips zeroing, filling and re-reading
-    a gradient buffer every mini-batch. Returns Σ_i sw[r_i] C_{x_i}.
+    a gradient buffer every mini-batch.
     """
     Dw = work[2]
     cap = work_capacity(Dw, layout)
     n_rows = rows.shape[0]
     zero = theta.dtype.type(0.0)
-    weighted_cost = output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
-                                 inv_weight, work, blas, mask, keep)
     for layer in range(layout.shape[0] - 1, -1, -1):
         if layer > 0:
             _error_below(theta, layout, acts, leak, work, blas, layer, n_rows, rows, mask, keep)
@@ -278,7 +282,6 @@ def sgd_step(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight,
                     W[j, k] = keep_w * v - (shrink if v > zero else (-shrink if v < zero else zero))
             decay = theta.dtype.type(1.0)
         _sgd_layer(layout, work, blas, layer, X, rows, ident, D, W, b, lr, decay)
-    return weighted_cost
 
 
 @njit(**JIT_INLINE)
