@@ -30,16 +30,17 @@ BLAS_MIN_ROWS = 5
 
 
 def choose_blas(layout, rows):
-    """int64 flags per layer: 1 = BLAS, 0 = loops, for products over ``rows`` rows."""
-    flags = np.zeros(layout.shape[0], dtype=np.int64)
+    """Which kernels compute the products over ``rows`` rows: None for BLAS in
+    every layer (kernels compiled for None contain no loop kernels, so they
+    compile faster), else int64 flags per layer, 1 = BLAS, 0 = loops."""
     if rows >= BLAS_MIN_ROWS:
-        flags[:] = 1
-    return flags
+        return None
+    return np.zeros(layout.shape[0], dtype=np.int64)
 
 
 def work_buffers(layout, n_units, capacity, blas, dtype):
     """The (Zw, Aw, Dw, Gw, Sw) work tuple for ``capacity`` rows (see kernels/propagate.py)."""
     size = capacity * n_units
-    gather = capacity * int(layout[0, N_IN]) if blas[0] else 0
+    gather = capacity * int(layout[0, N_IN]) if blas is None or blas[0] else 0
     return (np.empty(size, dtype), np.empty(size, dtype), np.empty(size, dtype),
             np.empty(gather, dtype), np.zeros(2, dtype))

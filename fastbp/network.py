@@ -147,10 +147,10 @@ class Network:
                 f"output_activation={self.output_activation!r}, cost={self.cost_name!r}, "
                 f"dtype={self.dtype.name})")
 
-    def _work(self, capacity, blas=None):
-        """(work buffers, row identity, BLAS flags) for products over ``capacity`` rows."""
-        if blas is None:
-            blas = choose_blas(self._layout, capacity)
+    def _work(self, capacity):
+        """(work buffers, row identity, kernel choice) for products over ``capacity``
+        rows; the choice is None (BLAS everywhere) or per-layer flags (_dispatch.py)."""
+        blas = choose_blas(self._layout, capacity)
         work = work_buffers(self._layout, self._n_units, capacity, blas, self.dtype)
         return work, np.arange(capacity, dtype=np.int64), blas
 

@@ -129,10 +129,15 @@ def _onehot(y, n_out):
     return np.eye(n_out)[y] if np.ndim(y) == 1 else np.asarray(y, np.float64)
 
 
-@pytest.fixture(params=["loops", "blas"])
+@pytest.fixture(params=["loops", "blas", "mixed"])
 def kernels(request, monkeypatch):
-    """Force every layer's products onto the loop kernels or onto BLAS."""
-    from fastbp import _dispatch
+    """Force every layer's products onto the loop kernels, onto BLAS (the
+    kernels compiled without loops), or alternate per layer (the per-layer
+    flags, starting with BLAS for the first layer's gathered rows)."""
+    from fastbp import _dispatch, network
+    if request.param == "mixed":
+        monkeypatch.setattr(network, "choose_blas",
+                            lambda layout, rows: (np.arange(layout.shape[0]) % 2 == 0).astype(np.int64))
     monkeypatch.setattr(_dispatch, "BLAS_MIN_ROWS", 10**9 if request.param == "loops" else 1)
     return request.param
 

@@ -6,8 +6,12 @@ Parameters live in one flat vector ``theta``; gradients use the same layout.
 layer after layer (layer l occupies ``capacity * layout[l, UNIT_OFF]``
 onward, as a (capacity, n_out) block); Gw the first layer's gathered input
 rows (BLAS layers only) and Sw two scalars' scratch for BLAS calls.
-``blas`` holds one flag per layer: 1 to compute that layer's products with
-BLAS GEMMs (dense.*_blas), 0 for the register-blocked loops.
+``blas`` says which kernels compute each layer's products: None for BLAS
+GEMMs (dense.*_blas) in every layer, or an int64 array with one flag per
+layer, 1 for BLAS and 0 for the register-blocked loops. numba prunes the
+``blas is None`` branches before typing, so kernels compiled for None
+contain no loop kernels at all: the first fit in a fresh process with an
+empty cache takes 7.6 s instead of 12.7 s ([784, 30, 10], float32).
 """
 
 import numpy as np
@@ -77,7 +81,7 @@ def _layer_forward(theta, layout, acts, leak, X, rows, ident, work, blas, layer)
     W, b = layer_params(theta, layout, layer)
     Z = layer_units(Zw, layout, layer, cap)
     A = layer_units(Aw, layout, layer, cap)
-    if blas[layer]:
+    if blas is None or blas[layer]:
         if layer == 0:
             G = Gw.reshape((cap, layout[0, N_IN]))
             gather_rows(X, rows, G)
@@ -169,7 +173,7 @@ def _error_below(theta, layout, acts, leak, work, blas, layer, n_rows, rows, mas
 
 @njit(**JIT_INLINE)
 def _layer_delta(D, W, A_prev, act_prev, leak, a_scale, D_prev, n_rows, blas, layer, Sw):
-    if blas[layer]:
+    if blas is None or blas[layer]:
         dense_backward_delta_blas(D, W, A_prev, act_prev, leak, a_scale, D_prev, n_rows, Sw)
     else:
         dense_backward_delta(D, W, A_prev, act_prev, leak, a_scale, D_prev, n_rows)
@@ -191,7 +195,7 @@ def _weight_gradient(layout, work, blas, layer, X, rows, ident, D, dW, db):
     Zw, Aw, Dw, Gw, Sw = work
     cap = work_capacity(Zw, layout)
     one = dW.dtype.type(1.0)
-    if blas[layer]:
+    if blas is None or blas[layer]:
         src = Gw.reshape((cap, layout[0, N_IN])) if layer == 0 else layer_units(Aw, layout, layer - 1, cap)
         dense_backward_params_blas(D, src, rows.shape[0], dW, db, one, one, Sw)
     else:
@@ -209,7 +213,7 @@ def _sgd_layer(layout, work, blas, layer, X, rows, ident, D, W, b, lr, keep_w):
     Zw, Aw, Dw, Gw, Sw = work
     cap = work_capacity(Zw, layout)
     n_rows = rows.shape[0]
-    if blas[layer]:
+    if blas is None or blas[layer]:
         src = Gw.reshape((cap, layout[0, N_IN])) if layer == 0 else layer_units(Aw, layout, layer - 1, cap)
         dense_backward_params_blas(D, src, n_rows, W, b, -lr, keep_w, Sw)
         return
