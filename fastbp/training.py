@@ -171,7 +171,7 @@ class Trainer:
     def _dropout_mask(self):
         hidden = self.net._n_units - self.net.n_outputs
         if self.dropout == 0.0 or hidden == 0:
-            return np.zeros((0, 0), dtype=np.uint8)
+            return None
         keep = self.net._rng.random((self.n, hidden), dtype=np.float32) >= self.dropout
         return keep.view(np.uint8)
 
@@ -204,7 +204,7 @@ class Trainer:
         opt = self.optimizer
         if not self.parallel:
             work, ident, blas = net._work(self.batch_size)
-            grad = np.empty(net.n_parameters if opt.code != codes.SGD else 0, dtype=net.dtype)
+            grad = np.empty(net.n_parameters, dtype=net.dtype) if opt.code != codes.SGD else None
 
             def run(order, hyper, state, mask):
                 return K.train_epoch(

@@ -185,7 +185,8 @@ def test_feedforward_matches_reference(output, dtype, kernels):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("cost,output", PAIRINGS)
 @pytest.mark.parametrize("n,batch_size", [(13, 1), (23, 5), (20, 7), (16, 16), (9, 4)])
-def test_train_epoch_matches_reference_sgd(cost, output, n, batch_size, dtype, kernels):
+@pytest.mark.parametrize("fused", [True, False])
+def test_train_epoch_matches_reference_sgd(cost, output, n, batch_size, dtype, kernels, fused):
     """The fused epoch equals one reference SGD step per mini-batch, the last one short."""
     rng = np.random.default_rng(n * batch_size)
     hidden = ["sigmoid", "tanh", "relu", "leaky_relu", "identity"][n % 5]
@@ -204,9 +205,12 @@ def test_train_epoch_matches_reference_sgd(cost, output, n, batch_size, dtype, k
     hyper = np.zeros(codes.N_HYPER)
     hyper[codes.H_LR], hyper[codes.H_L2], hyper[codes.H_KEEP] = 0.3, 0.2 / n, 1.0
     empty = np.zeros(0, dtype)
+    # grad None: the SGD step fused into BP4, no dropout code (mask None); a
+    # gradient buffer: the general path with rule SGD and an empty mask array.
+    grad, mask = (None, None) if fused else (np.empty(net.n_parameters, dtype), np.zeros((0, 0), np.uint8))
     _, _, _, batches = K.train_epoch(net.parameters, net._layout, net._acts, net._leak, net._cost, Xc, Y,
                                      swc, labels, order, batch_size, codes.SGD, hyper, empty, empty,
-                                     np.zeros(1, np.int64), empty, np.zeros((0, 0), np.uint8), ident, work, blas)
+                                     np.zeros(1, np.int64), grad, mask, ident, work, blas)
     assert batches == -(-n // batch_size)
     for got, want in zip(net.weights + net.biases, weights + biases):
         assert_close(got, want, dtype)

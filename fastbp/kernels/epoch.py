@@ -4,7 +4,6 @@ import numpy as np
 from numba import njit
 
 from .._config import JIT
-from .codes import SGD
 from .fpu import flush_subnormals, restore_fp_mode
 from .propagate import (
     backward_gradient,
@@ -28,11 +27,14 @@ def train_epoch(theta, layout, acts, leak, cost, X, Y, sw, labels, order, batch_
     batch whose weights sum to 0 is skipped) plus the L2/L1 terms, with the
     update rule ``opt`` (codes.SGD, MOMENTUM, NESTEROV, ADAM). ``hyper`` is
     the float64 vector indexed by codes.H_*: learning rate, λ2/n, λ1/n,
-    momentum, β1, β2, ε, dropout keep probability. Plain SGD fuses the update
-    into the weight-gradient product (no gradient buffer); the other rules
-    fill ``grad`` and update ``first``/``second``/``step`` (see
-    update.optimizer_step). mask: (n_samples, hidden units) uint8 dropout
-    mask for this epoch, or (0, 0). ``work``/``blas``: see propagate.py; the
+    momentum, β1, β2, ε, dropout keep probability. ``grad`` None means plain
+    SGD (``opt`` must be codes.SGD) fused into the weight-gradient product,
+    with no gradient buffer; otherwise each step fills ``grad``
+    (n_parameters,) and applies rule ``opt``, updating ``first``/``second``/
+    ``step`` (see update.optimizer_step). mask: (n_samples, hidden units)
+    uint8 dropout mask for this epoch, or None for no dropout. numba prunes
+    the ``is None`` branches before typing, so the common cases (SGD, no
+    dropout) compile without the code of the others. ``work``/``blas``: see propagate.py; the
     work buffers must hold ``batch_size`` rows. Nothing is allocated here.
     Subnormals flush to zero meanwhile (fpu.py).
 
@@ -65,7 +67,7 @@ def train_epoch(theta, layout, acts, leak, cost, X, Y, sw, labels, order, batch_
         # One forward pass and BP1 for every rule (inlined once: compile time).
         c = output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, work, blas,
                          mask, keep)
-        if opt == SGD:
+        if grad is None:
             sgd_backward(theta, layout, acts, leak, X, rows, ident, lr, keep_w, shrink, work, blas, mask, keep)
         else:
             grad[:] = 0

@@ -100,8 +100,9 @@ def forward(theta, layout, acts, leak, X, rows, ident, work, blas, mask, keep):
     """Forward pass of the rows X[rows] (len(rows) <= capacity) into the work buffers.
 
     ident is arange(capacity): hidden layers read their input rows in order.
-    mask: (n_samples, hidden units) uint8 dropout mask for the rows, or an
-    empty (0, 0) array for no dropout; keep is the keep probability.
+    mask: (n_samples, hidden units) uint8 dropout mask for the rows, or None
+    (or an empty (0, 0) array) for no dropout; keep is the keep probability.
+    Kernels compiled for mask=None contain no dropout code.
     """
     Aw = work[1]
     cap = work_capacity(Aw, layout)
@@ -109,7 +110,7 @@ def forward(theta, layout, acts, leak, X, rows, ident, work, blas, mask, keep):
     last = layout.shape[0] - 1
     for layer in range(layout.shape[0]):
         _layer_forward(theta, layout, acts, leak, X, rows, ident, work, blas, layer)
-        if mask.shape[0] > 0 and layer < last:
+        if mask is not None and mask.shape[0] > 0 and layer < last:
             A = layer_units(Aw, layout, layer, cap)
             apply_dropout(A[:n_rows], mask, rows, layout[layer, UNIT_OFF], keep)
 
@@ -164,6 +165,9 @@ def _error_below(theta, layout, acts, leak, work, blas, layer, n_rows, rows, mas
     D = layer_units(Dw, layout, layer, cap)
     A_prev = layer_units(Aw, layout, layer - 1, cap)
     D_prev = layer_units(Dw, layout, layer - 1, cap)
+    if mask is None:
+        _layer_delta(D, W, A_prev, acts[layer - 1], leak, W.dtype.type(1.0), D_prev, n_rows, blas, layer, work[4])
+        return
     dropout = mask.shape[0] > 0
     a_scale = keep if dropout else W.dtype.type(1.0)
     _layer_delta(D, W, A_prev, acts[layer - 1], leak, a_scale, D_prev, n_rows, blas, layer, work[4])
@@ -335,14 +339,13 @@ def evaluate(theta, layout, acts, leak, cost, X, Y, sw, labels, order, ident, wo
     cap = work_capacity(Zw, layout)
     last = layout.shape[0] - 1
     n = order.shape[0]
-    no_mask = np.zeros((0, 0), dtype=np.uint8)
     saved_mode = flush_subnormals()
     weighted_cost = 0.0
     total_weight = 0.0
     correct = 0
     for start in range(0, n, cap):
         rows = order[start:min(start + cap, n)]
-        forward(theta, layout, acts, leak, X, rows, ident, work, blas, no_mask,
+        forward(theta, layout, acts, leak, X, rows, ident, work, blas, None,
                 theta.dtype.type(1.0))
         Z = layer_units(Zw, layout, last, cap)
         A = layer_units(Aw, layout, last, cap)
@@ -364,12 +367,11 @@ def feedforward(theta, layout, acts, leak, X, order, ident, work, blas, out):
     cap = work_capacity(Zw, layout)
     last = layout.shape[0] - 1
     n = order.shape[0]
-    no_mask = np.zeros((0, 0), dtype=np.uint8)
     saved_mode = flush_subnormals()
     for start in range(0, n, cap):
         stop = min(start + cap, n)
         rows = order[start:stop]
-        forward(theta, layout, acts, leak, X, rows, ident, work, blas, no_mask,
+        forward(theta, layout, acts, leak, X, rows, ident, work, blas, None,
                 theta.dtype.type(1.0))
         A = layer_units(Aw, layout, last, cap)
         out[start:stop] = A[:stop - start]
