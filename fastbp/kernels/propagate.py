@@ -32,7 +32,7 @@ from .dense import (
 from .fpu import flush_subnormals, restore_fp_mode
 
 
-@njit(**JIT_INLINE)
+@njit(**JIT)
 def layer_params(flat, layout, layer):
     """(W, b) views of layer ``layer`` in a flat parameter-shaped buffer."""
     n_in = layout[layer, N_IN]
@@ -42,14 +42,14 @@ def layer_params(flat, layout, layer):
     return flat[w0:w0 + n_out * n_in].reshape((n_out, n_in)), flat[b0:b0 + n_out]
 
 
-@njit(**JIT_INLINE)
+@njit(**JIT)
 def work_capacity(work, layout):
     """How many rows a work buffer holds."""
     last = layout.shape[0] - 1
     return work.shape[0] // (layout[last, UNIT_OFF] + layout[last, N_OUT])
 
 
-@njit(**JIT_INLINE)
+@njit(**JIT)
 def layer_units(work, layout, layer, capacity):
     """(capacity, n_out) view of layer ``layer`` in a flat work buffer."""
     n = layout[layer, N_OUT]
