@@ -1,0 +1,59 @@
+"""Serial against parallel mini-batches, side by side in one process.
+
+For each workload and dtype, one network per mode trains one epoch at a
+time, the modes interleaved, and the median of ``fit``'s own epoch time
+(``history["time"]``, which leaves out argument checking) is printed:
+
+- serial: ``threads=1`` (one BLAS thread, the serial kernels);
+- parallel: ``parallel=True, threads=2`` (sharded mini-batches, loop kernels);
+- parallel-1: ``parallel=True, threads=1`` (the same kernels on one thread:
+  the parallel path's own speed-up is parallel-1 / parallel).
+
+    python benchmarks/parallel.py                         # W2, float32 and float64
+    python benchmarks/parallel.py --workloads W1,W2,W3 --repeats 7
+"""
+
+import argparse
+import statistics
+
+try:                    # imported by asv as part of the benchmarks package
+    from .common import WORKLOADS, mnist_shaped, network
+except ImportError:     # run as a script
+    from common import WORKLOADS, mnist_shaped, network
+
+MODES = {
+    "serial": dict(threads=1),
+    "parallel": dict(parallel=True, threads=2),
+    "parallel-1": dict(parallel=True, threads=1),
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workloads", default="W2")
+    parser.add_argument("--dtypes", default="float32,float64")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    print(f"{'workload':8s} {'dtype':8s} " + " ".join(f"{m:>11s}" for m in MODES) + "  serial/parallel")
+    for workload in args.workloads.split(","):
+        spec = WORKLOADS[workload]
+        for dtype in args.dtypes.split(","):
+            X, y = mnist_shaped(dtype)
+            nets = {}
+            for mode, options in MODES.items():
+                nets[mode] = network(workload, dtype)
+                nets[mode].fit(X[:100], y[:100], epochs=1, batch_size=spec["batch_size"], learning_rate=1e-3,
+                               **options)   # compile outside the timing
+            times = {mode: [] for mode in MODES}
+            for _ in range(args.repeats):
+                for mode, options in MODES.items():
+                    history = nets[mode].fit(X, y, epochs=1, batch_size=spec["batch_size"],
+                                             learning_rate=spec["learning_rate"], **options)
+                    times[mode].append(history["time"][-1])
+            median = {mode: statistics.median(t) for mode, t in times.items()}
+            print(f"{workload:8s} {dtype:8s} " + " ".join(f"{median[m]:11.4f}" for m in MODES)
+                  + f"  {median['serial'] / median['parallel']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
