@@ -21,6 +21,13 @@ JIT = dict(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 #: "Architecture" for the measured effect on compile time.
 JIT_INLINE = dict(JIT, inline="always")
 
+#: Options for code whose rounding order is part of the algorithm (the
+#: Cody-Waite range reduction in kernels/vexp.py): no reassociation, which
+#: would fold x - n*C1 - n*C2 into x - n*(C1+C2) and cost up to 200 ulp.
+#: LLVM keeps these per-instruction flags when it inlines the code into
+#: kernels compiled with FASTMATH.
+JIT_ORDERED = dict(JIT, fastmath={"contract"})
+
 #: Options for the kernels with a prange loop (kernels/parallel.py).
 JIT_PARALLEL = dict(JIT, parallel=True)
 

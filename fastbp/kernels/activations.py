@@ -11,6 +11,7 @@ from numba import njit
 
 from .._config import JIT
 from .codes import LEAKY_RELU, RELU, SIGMOID, SOFTMAX, TANH
+from .vexp import exp_nonpositive
 
 
 @njit(**JIT)
@@ -27,11 +28,12 @@ def activate_rows(Z, A, n_rows, act, leak):
     zero = Z.dtype.type(0.0)
     if act == SIGMOID:
         # Stable on both sides: exp only ever sees -|z|, so |z| up to 1e4 and
-        # beyond neither overflows nor loses the tiny tail.
+        # beyond neither overflows nor loses the tiny tail. exp_nonpositive
+        # lets the loop vectorise (4-5x faster than libm's exp, vexp.py).
         for i in range(n_rows):
             for k in range(n):
                 z = Z[i, k]
-                e = np.exp(-abs(z))
+                e = exp_nonpositive(-abs(z))
                 A[i, k] = one / (one + e) if z >= zero else e / (one + e)
     elif act == TANH:
         for i in range(n_rows):
@@ -53,7 +55,7 @@ def activate_rows(Z, A, n_rows, act, leak):
                     m = Z[i, k]
             s = zero
             for k in range(n):
-                e = np.exp(Z[i, k] - m)
+                e = exp_nonpositive(Z[i, k] - m)
                 A[i, k] = e
                 s += e
             inv = one / s

@@ -10,6 +10,7 @@ from numba import njit
 from .._config import JIT
 from .activations import derivative_at
 from .codes import CROSS_ENTROPY, QUADRATIC, SOFTMAX
+from .vexp import exp_nonpositive
 
 
 @njit(**JIT)
@@ -44,7 +45,7 @@ def cost_of(Z, A, Y, i, r, cost):
             m = np.float64(Z[i, k])
     s = 0.0
     for k in range(n):
-        s += np.exp(np.float64(Z[i, k]) - m)
+        s += exp_nonpositive(np.float64(Z[i, k]) - m)
     lse = m + np.log(s)
     for k in range(n):
         c += np.float64(Y[r, k]) * (lse - np.float64(Z[i, k]))
