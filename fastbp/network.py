@@ -13,7 +13,7 @@ from ._layout import build_layout, split, weight_mask
 from .errors import NumericalError
 from .history import History
 from .initializers import INITIALIZERS, draw
-from .kernels.codes import ACTIVATIONS, COST_OUTPUTS, COSTS, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from .kernels.codes import ACTIVATIONS, COST_OUTPUTS, COSTS, HIDDEN_ACTIVATIONS, N_OUT, OUTPUT_ACTIVATIONS, UNIT_OFF
 
 __all__ = ["Network"]
 
@@ -319,7 +319,8 @@ class Network:
         Aw = work[1]
         saturation, dead = [], []
         for layer, name in enumerate(self.activations):
-            A = K.layer_units(Aw, self._layout, layer, n)
+            units, start = int(self._layout[layer, N_OUT]), n * int(self._layout[layer, UNIT_OFF])
+            A = Aw[start:start + n * units].reshape(n, units)   # numpy view: it owns a reference to Aw
             if name == "sigmoid":
                 saturation.append(float(np.mean(np.abs(A - 0.5) > 0.49)))
             elif name == "tanh":

@@ -19,8 +19,6 @@ from .propagate import (
     feedforward,
     forward,
     full_gradient,
-    layer_params,
-    layer_units,
     sgd_backward,
 )
 from .update import optimizer_step, regularised_gradient
@@ -31,7 +29,7 @@ _cache.stamp_caches([activations, costs, dense, epoch, fpu, parallel, propagate,
 __all__ = [
     "accumulate_gradient", "apply_dropout", "activate_rows", "derivative_at", "cost_of", "count_correct",
     "dense_backward_delta", "dense_backward_params", "dense_forward", "evaluate",
-    "feedforward", "forward", "full_gradient", "layer_params", "layer_units", "sgd_backward",
+    "feedforward", "forward", "full_gradient", "sgd_backward",
     "optimizer_step", "output_delta", "regularised_gradient", "scale_by_derivative",
     "train_epoch", "train_epoch_parallel",
 ]

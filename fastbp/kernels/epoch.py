@@ -15,6 +15,7 @@ from .propagate import (
     work_capacity,
 )
 from .update import hyperparameters, optimizer_step, regularised_gradient
+from .views import view_1d
 
 
 @njit(**JIT)
@@ -58,7 +59,7 @@ def train_epoch(theta, layout, acts, leak, cost, X, Y, sw, labels, order, batch_
     correct = 0
     batches = 0
     for start in range(0, n, batch_size):
-        rows = order[start:min(start + batch_size, n)]
+        rows = view_1d(order, start, min(start + batch_size, n) - start)
         batch_weight = total_sample_weight(sw, rows)
         if batch_weight == 0.0:
             batches += 1

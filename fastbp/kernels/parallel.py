@@ -35,6 +35,7 @@ from .propagate import (
     work_capacity,
 )
 from .update import adam_rate, hyperparameters
+from .views import view_1d
 
 
 @njit(**JIT)
@@ -98,12 +99,12 @@ def _task_update(theta, layout, X, rows, ident, shard_work, task, n_shards, fuse
         lo, hi = _shard_bounds(s, n_shards, size)
         if hi == lo:
             continue
-        D = layer_units(D2[s], layout, layer, cap)
+        D = layer_units(view_1d(D2, s * D2.shape[1], D2.shape[1]), layout, layer, cap)
         if layer == 0:
-            dense_backward_params_rows(D, X, rows[lo:hi], target_w, target_b, j0, j1)
+            dense_backward_params_rows(D, X, view_1d(rows, lo, hi - lo), target_w, target_b, j0, j1)
         else:
-            dense_backward_params_rows(D, layer_units(A2[s], layout, layer - 1, cap), ident[:hi - lo],
-                                       target_w, target_b, j0, j1)
+            A_prev = layer_units(view_1d(A2, s * A2.shape[1], A2.shape[1]), layout, layer - 1, cap)
+            dense_backward_params_rows(D, A_prev, view_1d(ident, 0, hi - lo), target_w, target_b, j0, j1)
     if not fused:
         w0 = layout[layer, W_OFF] + j0 * n_in
         apply_rule(theta, grad, first, second, w0, w0 + (j1 - j0) * n_in, opt, lr, l2n, l1n, mu, beta1, beta2,
@@ -145,7 +146,7 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
     correct = 0
     batches = 0
     for start in range(0, n, batch_size):
-        rows = order[start:min(start + batch_size, n)]
+        rows = view_1d(order, start, min(start + batch_size, n) - start)
         size = rows.shape[0]
         batch_weight = total_sample_weight(sw, rows)
         if batch_weight == 0.0:
@@ -158,17 +159,19 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
             shard_cost[s] = 0.0
             shard_correct[s] = 0
             if hi > lo:
-                shard_rows = rows[lo:hi]
-                work = (Z2[s], A2[s], D2[s], G2[s], S2[s])
+                shard_rows = view_1d(rows, lo, hi - lo)
+                work = (view_1d(Z2, s * Z2.shape[1], Z2.shape[1]), view_1d(A2, s * A2.shape[1], A2.shape[1]),
+                        view_1d(D2, s * D2.shape[1], D2.shape[1]), view_1d(G2, s * G2.shape[1], G2.shape[1]),
+                        view_1d(S2, s * S2.shape[1], S2.shape[1]))
                 shard_cost[s] = output_error(theta, layout, acts, leak, cost, X, Y, sw, shard_rows, ident,
                                              inv_weight, work, blas_off, mask, keep)
                 if with_labels:
-                    shard_correct[s] = count_correct(layer_units(A2[s], layout, last, cap), labels, shard_rows)
+                    shard_correct[s] = count_correct(layer_units(work[1], layout, last, cap), labels, shard_rows)
                 for layer in range(last, 0, -1):
                     _error_below(theta, layout, acts, leak, work, blas_off, layer, hi - lo, shard_rows, mask, keep)
                 if fused:
                     for layer in range(n_layers):
-                        D = layer_units(D2[s], layout, layer, cap)
+                        D = layer_units(work[2], layout, layer, cap)
                         for i in range(hi - lo):
                             for j in range(layout[layer, N_OUT]):
                                 D[i, j] *= -lr

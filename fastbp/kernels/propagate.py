@@ -30,6 +30,7 @@ from .dense import (
     gather_rows,
 )
 from .fpu import flush_subnormals, restore_fp_mode
+from .views import view_1d, view_2d
 
 
 @njit(**JIT)
@@ -39,7 +40,7 @@ def layer_params(flat, layout, layer):
     n_out = layout[layer, N_OUT]
     w0 = layout[layer, W_OFF]
     b0 = layout[layer, B_OFF]
-    return flat[w0:w0 + n_out * n_in].reshape((n_out, n_in)), flat[b0:b0 + n_out]
+    return view_2d(flat, w0, n_out, n_in), view_1d(flat, b0, n_out)
 
 
 @njit(**JIT)
@@ -54,7 +55,7 @@ def layer_units(work, layout, layer, capacity):
     """(capacity, n_out) view of layer ``layer`` in a flat work buffer."""
     n = layout[layer, N_OUT]
     start = capacity * layout[layer, UNIT_OFF]
-    return work[start:start + capacity * n].reshape((capacity, n))
+    return view_2d(work, start, capacity, n)
 
 
 @njit(**JIT)
@@ -83,7 +84,7 @@ def _layer_forward(theta, layout, acts, leak, X, rows, ident, work, blas, layer)
     A = layer_units(Aw, layout, layer, cap)
     if blas is None or blas[layer]:
         if layer == 0:
-            G = Gw.reshape((cap, layout[0, N_IN]))
+            G = view_2d(Gw, 0, cap, layout[0, N_IN])
             gather_rows(X, rows, G)
             dense_forward_blas(G, W, b, Z, A, acts[0], leak, n_rows, Sw)
         else:
@@ -92,7 +93,7 @@ def _layer_forward(theta, layout, acts, leak, X, rows, ident, work, blas, layer)
     elif layer == 0:
         dense_forward(X, rows, W, b, Z, A, acts[0], leak)
     else:
-        dense_forward(layer_units(Aw, layout, layer - 1, cap), ident[:n_rows], W, b, Z, A, acts[layer], leak)
+        dense_forward(layer_units(Aw, layout, layer - 1, cap), view_1d(ident, 0, n_rows), W, b, Z, A, acts[layer], leak)
 
 
 @njit(**JIT_INLINE)
@@ -190,7 +191,7 @@ def _layer_input(layout, work, layer, X, rows, ident):
     cap = work_capacity(Zw, layout)
     if layer == 0:
         return X, rows
-    return layer_units(Aw, layout, layer - 1, cap), ident[:rows.shape[0]]
+    return layer_units(Aw, layout, layer - 1, cap), view_1d(ident, 0, rows.shape[0])
 
 
 @njit(**JIT_INLINE)
@@ -200,7 +201,7 @@ def _weight_gradient(layout, work, blas, layer, X, rows, ident, D, dW, db):
     cap = work_capacity(Zw, layout)
     one = dW.dtype.type(1.0)
     if blas is None or blas[layer]:
-        src = Gw.reshape((cap, layout[0, N_IN])) if layer == 0 else layer_units(Aw, layout, layer - 1, cap)
+        src = view_2d(Gw, 0, cap, layout[0, N_IN]) if layer == 0 else layer_units(Aw, layout, layer - 1, cap)
         dense_backward_params_blas(D, src, rows.shape[0], dW, db, one, one, Sw)
     else:
         src, src_rows = _layer_input(layout, work, layer, X, rows, ident)
@@ -218,7 +219,7 @@ def _sgd_layer(layout, work, blas, layer, X, rows, ident, D, W, b, lr, keep_w):
     cap = work_capacity(Zw, layout)
     n_rows = rows.shape[0]
     if blas is None or blas[layer]:
-        src = Gw.reshape((cap, layout[0, N_IN])) if layer == 0 else layer_units(Aw, layout, layer - 1, cap)
+        src = view_2d(Gw, 0, cap, layout[0, N_IN]) if layer == 0 else layer_units(Aw, layout, layer - 1, cap)
         dense_backward_params_blas(D, src, n_rows, W, b, -lr, keep_w, Sw)
         return
     for i in range(n_rows):
@@ -320,7 +321,7 @@ def full_gradient(theta, layout, acts, leak, cost, X, Y, sw, order, ident, work,
     inv_weight = grad.dtype.type(1.0 / total_weight)
     weighted_cost = 0.0
     for start in range(0, n, cap):
-        rows = order[start:min(start + cap, n)]
+        rows = view_1d(order, start, min(start + cap, n) - start)
         weighted_cost += accumulate_gradient(theta, layout, acts, leak, cost, X, Y, sw,
                                              rows, ident, inv_weight, work, blas, grad,
                                              mask, keep)
@@ -344,7 +345,7 @@ def evaluate(theta, layout, acts, leak, cost, X, Y, sw, labels, order, ident, wo
     total_weight = 0.0
     correct = 0
     for start in range(0, n, cap):
-        rows = order[start:min(start + cap, n)]
+        rows = view_1d(order, start, min(start + cap, n) - start)
         forward(theta, layout, acts, leak, X, rows, ident, work, blas, None,
                 theta.dtype.type(1.0))
         Z = layer_units(Zw, layout, last, cap)
@@ -370,7 +371,7 @@ def feedforward(theta, layout, acts, leak, X, order, ident, work, blas, out):
     saved_mode = flush_subnormals()
     for start in range(0, n, cap):
         stop = min(start + cap, n)
-        rows = order[start:stop]
+        rows = view_1d(order, start, stop - start)
         forward(theta, layout, acts, leak, X, rows, ident, work, blas, None,
                 theta.dtype.type(1.0))
         A = layer_units(Aw, layout, last, cap)
