@@ -23,10 +23,20 @@ the parallel shard path, where BLAS may not be called.
 
 import numpy as np
 
-from .kernels.codes import N_IN
+from .kernels.codes import N_IN, N_OUT
 
 #: Smallest number of rows per product for which BLAS is used.
 BLAS_MIN_ROWS = 5
+
+#: Smallest layer product (2 x rows x n_in x n_out FLOPs) for which BLAS's
+#: own threads pay. Serial epochs, one thread against two, median of 3
+#: (float32, [784, H, 10], 20,000 rows): 5 MFLOP (H=100, batch 32) 0.99x,
+#: 15 MFLOP 1.14x, 20 MFLOP 1.22x, 51 MFLOP (H=1024, batch 32) 1.72x.
+#: Below it a second BLAS thread only adds wake-ups, and it can be starved:
+#: numpy's and scipy's OpenBLAS each keep a pool that spins after use, so
+#: on two cores [784, 100, 10] epochs went from 0.235 to 0.295 s when numpy
+#: GEMMs ran between them (benchmarks/compare.py, W2).
+BLAS_THREADS_MIN_FLOPS = 10e6
 
 
 def choose_blas(layout, rows):
@@ -36,6 +46,14 @@ def choose_blas(layout, rows):
     if rows >= BLAS_MIN_ROWS:
         return None
     return np.zeros(layout.shape[0], dtype=np.int64)
+
+
+def default_blas_threads(layout, rows):
+    """BLAS threads for a fit that did not ask for a number: 1 when the
+    largest layer product over ``rows`` rows is too small for threads to
+    pay (BLAS_THREADS_MIN_FLOPS), else None (BLAS's own setting)."""
+    largest = max(2.0 * rows * int(layout[l, N_IN]) * int(layout[l, N_OUT]) for l in range(layout.shape[0]))
+    return 1 if largest < BLAS_THREADS_MIN_FLOPS else None
 
 
 def work_buffers(layout, n_units, capacity, blas, dtype):

@@ -18,6 +18,7 @@ from . import _validation as v
 from . import kernels as K
 from . import optimizers as optim
 from . import schedules as sched
+from ._dispatch import default_blas_threads
 from .datasets import train_test_split
 from .errors import NumericalError
 from .history import History
@@ -188,6 +189,9 @@ class Trainer:
 
         previous = numba.get_num_threads()
         blas_threads = 1 if self.parallel else self.threads
+        if blas_threads is None:
+            rows = self.n if self.optimizer.full_batch else self.batch_size
+            blas_threads = default_blas_threads(self.net._layout, rows)
         try:
             if self.parallel and self.threads is not None:
                 numba.set_num_threads(self.threads)

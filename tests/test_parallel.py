@@ -72,6 +72,23 @@ def test_thread_settings_are_applied_and_restored():
     assert seen["blas"] == {1} and numba.get_num_threads() == before
 
 
+def test_default_blas_threads_follow_the_size_of_the_layer_products():
+    from fastbp._dispatch import BLAS_THREADS_MIN_FLOPS, default_blas_threads
+    small = fastbp.Network([784, 100, 10])._layout          # 2 x 32 x 784 x 100 = 5 MFLOP at batch 32
+    assert default_blas_threads(small, 32) == 1
+    rows = int(BLAS_THREADS_MIN_FLOPS // (2 * 784 * 100)) + 1
+    assert default_blas_threads(small, rows) is None         # BLAS keeps its own setting
+    X, y = _data()
+    seen = {}
+
+    def look(epoch, logs):
+        seen["blas"] = {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+    before = {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+    fastbp.Network([6, 3], seed=0).fit(X, y, epochs=1, callbacks=[look])
+    assert seen["blas"] == {1}
+    assert {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"} == before
+
+
 def test_bad_thread_options():
     X, y = _data()
     net = fastbp.Network([6, 3], seed=0)
