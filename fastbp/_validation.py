@@ -106,9 +106,13 @@ def all_finite(arr):
     return bool(np.isfinite(arr).all())
 
 
-def _to_dtype(name, arr, dtype):
-    """C-contiguous copy-if-needed in ``dtype``, rejecting NaN/inf and overflow."""
-    if not all_finite(arr):
+def _to_dtype(name, arr, dtype, finite=True):
+    """C-contiguous copy-if-needed in ``dtype``, rejecting NaN/inf and overflow.
+
+    finite=False skips the NaN/inf scan when ``arr`` is already of ``dtype``
+    (the caller's kernels check every element as they read it); a
+    conversion is always checked, since it can overflow."""
+    if (finite or arr.dtype != np.dtype(dtype)) and not all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinity")
     with np.errstate(over="ignore"):
         out = np.ascontiguousarray(arr, dtype=dtype)
@@ -121,8 +125,10 @@ def _to_dtype(name, arr, dtype):
     return out
 
 
-def as_features(X, n_features, dtype, name="X"):
-    """X as a C-contiguous (n_samples, n_features) array of ``dtype``, n_samples >= 1."""
+def as_features(X, n_features, dtype, name="X", finite=True):
+    """X as a C-contiguous (n_samples, n_features) array of ``dtype``, n_samples >= 1.
+
+    finite=False: NaN/inf are left for the caller to detect (see _to_dtype)."""
     arr = _as_numeric(name, X)
     if arr.ndim != 2:
         hint = " (use X.reshape(1, -1) for a single sample)" if arr.ndim == 1 else ""
@@ -132,7 +138,7 @@ def as_features(X, n_features, dtype, name="X"):
     if arr.shape[1] != n_features:
         raise ValueError(f"{name} must have {n_features} features (columns) to match the network's input layer; "
                          f"got shape {arr.shape}")
-    return _to_dtype(name, arr, dtype)
+    return _to_dtype(name, arr, dtype, finite)
 
 
 def _integral(arr):

@@ -131,7 +131,8 @@ class Trainer:
 
     def __init__(self, net, data, validation, epochs, batch_size, learning_rate, l2, l1, dropout,
                  optimizer, schedule, early_stopping, evaluate_training, diagnostics, shuffle,
-                 verbose, callbacks, checkpoint=None, checkpoint_every=1, threads=None, parallel=False):
+                 verbose, callbacks, checkpoint=None, checkpoint_every=1, threads=None, parallel=False,
+                 x_checked=True):
         self.net = net
         self.X, self.Y, self.labels, self.sw = data
         self.validation = validation
@@ -152,6 +153,9 @@ class Trainer:
         self.checkpoint_every = checkpoint_every
         self.threads = threads
         self.parallel = parallel
+        # False: X was not scanned for NaN/inf; the epoch kernels stop on one
+        # (as on divergence) and _run reports it as bad input.
+        self.x_checked = x_checked
         self.history = History()
         if early_stopping is not None and early_stopping.monitor.startswith("val_") and validation is None:
             raise ValueError(f"early stopping on {early_stopping.monitor!r} needs validation_data or "
@@ -281,6 +285,8 @@ class Trainer:
                     state.restore(saved_state)
                     if not len(self.history):
                         net._optimizer_state = previous_state     # a new optimizer's state is dropped
+                    if not self.x_checked and not v.all_finite(self.X):
+                        raise ValueError("X contains NaN or infinity")
                     raise NumericalError(
                         f"training diverged in epoch {epoch}: the cost or the parameters became "
                         f"{'NaN' if math.isnan(cost) else 'infinite'} with learning_rate={lr:g}. "
@@ -312,6 +318,9 @@ class Trainer:
                           f"the parameters after its last completed mini-batch", RuntimeWarning, stacklevel=3)
         finally:
             bar.close()
+        if (not self.x_checked and not len(self.history) and not self.history.interrupted
+                and not v.all_finite(self.X)):
+            raise ValueError("X contains NaN or infinity")    # no epoch ran to check it
         tracker.restore(net._theta, self.history)
         if self.checkpoint is not None and len(self.history):
             net.save(self.checkpoint)

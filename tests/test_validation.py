@@ -137,3 +137,56 @@ def test_inference_methods_validate_too(net):
         net.evaluate(np.zeros((2, 4)), [0, 5])
     with pytest.raises(ValueError, match="l2 must be >= 0"):
         net.gradient(np.zeros((2, 4)), [0, 1], l2=-1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("options", [
+    dict(batch_size=2),                                   # loop kernels
+    dict(batch_size=8),                                   # BLAS kernels
+    dict(batch_size=8, optimizer="adam"),
+    dict(batch_size=4, parallel=True, threads=2),
+    dict(batch_size=8, optimizer="lbfgs"),                # full batch: scanned before training
+    dict(batch_size=8, validation_fraction=0.5),          # the bad row may land in either part
+])
+def test_nan_or_inf_in_X_of_the_network_dtype_is_rejected_and_changes_nothing(dtype, bad, options):
+    # X already of the network's dtype is not scanned before training: the
+    # epoch kernels check each row as they read it (fastbp/network.py, fit).
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 4)).astype(dtype)
+    y = rng.integers(0, 3, 40)
+    net = fastbp.Network([4, 5, 3], dtype=dtype, seed=0)
+    net.fit(X, y, epochs=1, batch_size=8, learning_rate=0.1)
+    before, records = net.parameters.copy(), len(net.history)
+    for row in (0, 17, 39):
+        Xb = X.copy()
+        Xb[row, 2] = bad
+        with pytest.raises(ValueError, match="X contains NaN or infinity"):
+            net.fit(Xb, y, epochs=3, learning_rate=0.1, **options)
+        np.testing.assert_array_equal(net.parameters, before)
+        assert len(net.history) == records
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_nan_in_X_rows_of_zero_weight_is_still_rejected(parallel):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(16, 4))
+    y = rng.integers(0, 3, 16)
+    sw = np.ones(16)
+    sw[8:] = 0.0                       # the second batch weighs nothing and is skipped
+    X[12, 0] = np.nan
+    net = fastbp.Network([4, 5, 3], seed=0)
+    before = net.parameters.copy()
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        net.fit(X, y, sample_weight=sw, epochs=1, batch_size=8, shuffle=False, parallel=parallel)
+    np.testing.assert_array_equal(net.parameters, before)
+
+
+def test_divergence_with_finite_X_is_still_a_numerical_error():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 4)) * 1e3
+    y = rng.integers(0, 3, 40)
+    net = fastbp.Network([4, 5, 3], hidden_activation="relu", output_activation="identity", cost="quadratic",
+                         seed=0)
+    with pytest.raises(fastbp.NumericalError, match="diverged"):
+        net.fit(X, np.eye(3)[y] * 1e30, epochs=5, batch_size=8, learning_rate=10.0)

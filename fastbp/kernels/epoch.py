@@ -8,7 +8,9 @@ from .fpu import flush_subnormals, restore_fp_mode
 from .propagate import (
     backward_gradient,
     count_correct,
+    input_probe,
     layer_units,
+    nonfinite_probe,
     output_error,
     sgd_backward,
     total_sample_weight,
@@ -41,8 +43,9 @@ def train_epoch(theta, layout, acts, leak, cost, X, Y, sw, labels, order, batch_
 
     Returns (Σ sw·C, Σ sw, number correct, batches done). Σ sw·C is taken
     before each batch's step, as a running training cost. The epoch stops at
-    the first batch whose cost is not finite (that batch's step has been
-    applied: callers restore the state they saved before the epoch).
+    the first batch whose cost is not finite, or whose rows of X hold a NaN
+    or infinity (that batch's step has been applied: callers restore the
+    state they saved before the epoch).
     """
     saved_mode = flush_subnormals()
     dt = theta.dtype.type
@@ -62,12 +65,16 @@ def train_epoch(theta, layout, acts, leak, cost, X, Y, sw, labels, order, batch_
         rows = view_1d(order, start, min(start + batch_size, n) - start)
         batch_weight = total_sample_weight(sw, rows)
         if batch_weight == 0.0:
+            weighted_cost += nonfinite_probe(X, rows)
+            if not np.isfinite(weighted_cost):
+                break
             batches += 1
             continue
         inv_weight = dt(1.0 / batch_weight)
         # One forward pass and BP1 for every rule (inlined once: compile time).
         c = output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, work, blas,
                          mask, keep)
+        c += input_probe(X, rows, ident, work, blas, layout)     # NaN/inf in X stops the epoch
         if grad is None:
             sgd_backward(theta, layout, acts, leak, X, rows, ident, lr, keep_w, shrink, work, blas, mask, keep)
         else:

@@ -28,8 +28,10 @@ from .fpu import flush_subnormals, restore_fp_mode
 from .propagate import (
     _error_below,
     count_correct,
+    input_probe,
     layer_params,
     layer_units,
+    nonfinite_probe,
     output_error,
     total_sample_weight,
     work_capacity,
@@ -150,6 +152,9 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
         size = rows.shape[0]
         batch_weight = total_sample_weight(sw, rows)
         if batch_weight == 0.0:
+            weighted_cost += nonfinite_probe(X, rows)
+            if not np.isfinite(weighted_cost):
+                break
             batches += 1
             continue
         inv_weight = dt(1.0 / batch_weight)
@@ -165,6 +170,7 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
                         view_1d(S2, s * S2.shape[1], S2.shape[1]))
                 shard_cost[s] = output_error(theta, layout, acts, leak, cost, X, Y, sw, shard_rows, ident,
                                              inv_weight, work, blas_off, mask, keep)
+                shard_cost[s] += input_probe(X, shard_rows, ident, work, blas_off, layout)
                 if with_labels:
                     shard_correct[s] = count_correct(layer_units(work[1], layout, last, cap), labels, shard_rows)
                 for layer in range(last, 0, -1):

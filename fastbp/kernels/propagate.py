@@ -293,6 +293,36 @@ def sgd_backward(theta, layout, acts, leak, X, rows, ident, lr, keep_w, shrink, 
         _sgd_layer(layout, work, blas, layer, X, rows, ident, D, W, b, lr, decay)
 
 
+@njit(**JIT)
+def nonfinite_probe(X, rows):
+    """0.0 when every X[rows[i], k] is finite, NaN otherwise (float64).
+
+    Σ x·0 is 0 for finite x and NaN for NaN or ±inf (the compile flags never
+    assume finite values, so the product is not folded away). Epoch kernels
+    add it to a batch's cost, so bad input stops the epoch the way
+    divergence does, and X need not be scanned before training.
+    """
+    zero = X.dtype.type(0.0)
+    acc = zero
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for k in range(X.shape[1]):
+            acc += X[r, k] * zero
+    return np.float64(acc)
+
+
+@njit(**JIT_INLINE)
+def input_probe(X, rows, ident, work, blas, layout):
+    """``nonfinite_probe`` of the rows of X just propagated. When the first
+    layer ran on BLAS it reads their gathered copy (contiguous, in L1): on
+    [784, 30, 10] batches 2-3 ms an epoch against ~10 ms re-reading X's rows."""
+    n = rows.shape[0]
+    if blas is None or blas[0]:
+        cap = work_capacity(work[0], layout)
+        return nonfinite_probe(view_2d(work[3], 0, cap, X.shape[1]), view_1d(ident, 0, n))
+    return nonfinite_probe(X, rows)
+
+
 @njit(**JIT_INLINE)
 def total_sample_weight(sw, rows):
     """Σ sw[r] over the rows, in float64."""
