@@ -315,7 +315,7 @@ class Network:
         n = X.shape[0]
         work, ident, blas = self._work(n)
         K.forward(self._theta, self._layout, self._acts, self._leak, X, np.arange(n, dtype=np.int64),
-                  ident, work, blas, np.zeros((0, 0), np.uint8), self.dtype.type(1.0))
+                  ident, work, blas, np.zeros((0, 0), np.uint8), self.dtype.type(1.0), 0)
         Aw = work[1]
         saturation, dead = [], []
         for layer, name in enumerate(self.activations):

@@ -128,9 +128,20 @@ def dense_forward(src, rows, W, b, Z, A, act, leak):
     src: (n_src, n_in); rows: (B,) int64; W: (n_out, n_in); b: (n_out,);
     Z, A: (>= B, n_out) outputs. All one float dtype.
     """
+    dense_products(src, rows, W, b, Z, 0, W.shape[0])
+    activate_rows(Z, A, rows.shape[0], act, leak)
+
+
+@njit(**JIT)
+def dense_products(src, rows, W, b, Z, j_start, j_stop):
+    """Z[i, j] = src[rows[i]] · W[j] + b[j] for i < len(rows), j_start <= j < j_stop.
+
+    The parallel path gives each thread its own block of W's rows: every
+    element is computed exactly as over the full range when j_start is a
+    multiple of 4 (the register block).
+    """
     n = rows.shape[0]
-    n_out = W.shape[0]
-    j4 = n_out - n_out % 4
+    j4 = j_start + (j_stop - j_start) - (j_stop - j_start) % 4
     n4 = n - n % 4 if n % 4 < 3 else n + 1   # a remainder of 3 rows goes in a padded 4-row block
     for i in range(0, n4, 4):
         # A padded block repeats its last row rather than branch per row.
@@ -138,19 +149,18 @@ def dense_forward(src, rows, W, b, Z, A, act, leak):
         i2 = min(i + 2, n - 1)
         i3 = min(i + 3, n - 1)
         r0, r1, r2, r3 = rows[i], rows[i1], rows[i2], rows[i3]
-        for j in range(0, j4, 4):
+        for j in range(j_start, j4, 4):
             _dot4x4(src, r0, r1, r2, r3, W, j, Z, i, i1, i2, i3, b)
-        for j in range(j4, n_out):
+        for j in range(j4, j_stop):
             _dot4x1(src, r0, r1, r2, r3, W, j, Z, i, i1, i2, i3, b[j])
     if n4 < n:   # 1 or 2 rows left: a 2-row block
         i = n4
         i1 = min(i + 1, n - 1)
         r0, r1 = rows[i], rows[i1]
-        for j in range(0, j4, 4):
+        for j in range(j_start, j4, 4):
             _dot2x4(src, r0, r1, W, j, Z, i, i1, b)
-        for j in range(j4, n_out):
+        for j in range(j4, j_stop):
             _dot2x1(src, r0, r1, W, j, Z, i, i1, b[j])
-    activate_rows(Z, A, n, act, leak)
 
 
 @njit(**JIT)

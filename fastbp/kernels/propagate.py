@@ -97,8 +97,10 @@ def _layer_forward(theta, layout, acts, leak, X, rows, ident, work, blas, layer)
 
 
 @njit(**JIT_INLINE)
-def forward(theta, layout, acts, leak, X, rows, ident, work, blas, mask, keep):
-    """Forward pass of the rows X[rows] (len(rows) <= capacity) into the work buffers.
+def forward(theta, layout, acts, leak, X, rows, ident, work, blas, mask, keep, first):
+    """Forward pass of the rows X[rows] (len(rows) <= capacity) into the work
+    buffers, from layer ``first`` on (0, unless the layers below are in the
+    buffers already: the parallel path computes layer 0 separately).
 
     ident is arange(capacity): hidden layers read their input rows in order.
     mask: (n_samples, hidden units) uint8 dropout mask for the rows, or None
@@ -109,7 +111,7 @@ def forward(theta, layout, acts, leak, X, rows, ident, work, blas, mask, keep):
     cap = work_capacity(Aw, layout)
     n_rows = rows.shape[0]
     last = layout.shape[0] - 1
-    for layer in range(layout.shape[0]):
+    for layer in range(first, layout.shape[0]):
         _layer_forward(theta, layout, acts, leak, X, rows, ident, work, blas, layer)
         if mask is not None and mask.shape[0] > 0 and layer < last:
             A = layer_units(Aw, layout, layer, cap)
@@ -136,15 +138,16 @@ def count_correct(A_out, labels, rows):
 
 @njit(**JIT_INLINE)
 def output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, work, blas,
-                 mask, keep):
-    """Forward pass, then δ^L (BP1) for each row scaled by sw[r]·inv_weight.
+                 mask, keep, first):
+    """Forward pass from layer ``first`` (see ``forward``), then δ^L (BP1) for
+    each row scaled by sw[r]·inv_weight.
 
     Returns Σ_i sw[r_i] C_{x_i} (float64) over the rows r_i = rows[i].
     """
     Zw, Aw, Dw, Gw, Sw = work
     cap = work_capacity(Zw, layout)
     last = layout.shape[0] - 1
-    forward(theta, layout, acts, leak, X, rows, ident, work, blas, mask, keep)
+    forward(theta, layout, acts, leak, X, rows, ident, work, blas, mask, keep, first)
     Z = layer_units(Zw, layout, last, cap)
     A = layer_units(Aw, layout, last, cap)
     D = layer_units(Dw, layout, last, cap)
@@ -258,7 +261,7 @@ def accumulate_gradient(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
     included. Returns Σ_i sw[r_i] C_{x_i} (float64) for the running cost.
     """
     weighted_cost = output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident,
-                                 inv_weight, work, blas, mask, keep)
+                                 inv_weight, work, blas, mask, keep, 0)
     backward_gradient(theta, layout, acts, leak, X, rows, ident, work, blas, grad, mask, keep)
     return weighted_cost
 
@@ -377,7 +380,7 @@ def evaluate(theta, layout, acts, leak, cost, X, Y, sw, labels, order, ident, wo
     for start in range(0, n, cap):
         rows = view_1d(order, start, min(start + cap, n) - start)
         forward(theta, layout, acts, leak, X, rows, ident, work, blas, None,
-                theta.dtype.type(1.0))
+                theta.dtype.type(1.0), 0)
         Z = layer_units(Zw, layout, last, cap)
         A = layer_units(Aw, layout, last, cap)
         for i in range(rows.shape[0]):
@@ -403,7 +406,7 @@ def feedforward(theta, layout, acts, leak, X, order, ident, work, blas, out):
         stop = min(start + cap, n)
         rows = view_1d(order, start, stop - start)
         forward(theta, layout, acts, leak, X, rows, ident, work, blas, None,
-                theta.dtype.type(1.0))
+                theta.dtype.type(1.0), 0)
         A = layer_units(Aw, layout, last, cap)
         out[start:stop] = A[:stop - start]
     restore_fp_mode(saved_mode)
