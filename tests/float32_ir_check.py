@@ -28,8 +28,8 @@ pattern = re.compile(r"(fpext float[^\n]*|\b(?:fadd|fsub|fmul|fdiv)\b[^\n]*doubl
 bad = []
 for kernel in (K.dense_forward, K.dense_backward_params, K.dense_backward_delta,
                K.activate_rows, K.scale_by_derivative, K.optimizer_step, K.regularised_gradient,
-               K.output_delta, K.apply_dropout, parallel.apply_rule, dense.gather_rows, dense.dense_products, dense.dense_forward_blas,
-               dense.dense_backward_params_blas, dense.dense_backward_delta_blas):
+               K.output_delta, K.apply_dropout, parallel.apply_rule, dense.gather_rows, dense.dense_products,
+               dense.dense_forward_blas, dense.dense_backward_params_blas, dense.dense_backward_delta_blas):
     for sig, ir in kernel.inspect_llvm().items():
         if "float32" in str(sig):
             hits = pattern.findall(ir)
