@@ -394,7 +394,7 @@ class Network:
         with a warning, and returns. Inputs are validated before anything
         changes.
         """
-        from .training import Trainer, check_fit_arguments, split_validation
+        from .training import NonFiniteX, Trainer, check_fit_arguments, split_validation
 
         (epochs, batch_size, learning_rate, l2, l1, dropout, optimizer, schedule, validation_fraction,
          early_stopping, callbacks) = check_fit_arguments(
@@ -417,16 +417,24 @@ class Network:
                 raise ValueError("give validation_data or validation_fraction, not both")
             Xv, yv = v.check_validation_data(validation_data)
             validation = self._data(Xv, yv)
-        elif validation_fraction is not None:
+        # Bad X found after the generator has been used (split, shuffles, dropout
+        # masks) must leave it as it was too, as an up-front check would have.
+        rng_state = self._rng.bit_generator.state
+        if validation_data is None and validation_fraction is not None:
             data, validation = split_validation(*data, validation_fraction, self._rng)
             if deferred and not v.all_finite(validation[0]):
+                self._rng.bit_generator.state = rng_state
                 raise ValueError("X contains NaN or infinity")
         trainer = Trainer(self, data, validation, epochs, batch_size, learning_rate, l2, l1, dropout,
                           optimizer, schedule, early_stopping, bool(evaluate_training), bool(diagnostics),
                           bool(shuffle), verbose, callbacks, checkpoint, checkpoint_every, threads, parallel,
                           x_checked=not deferred)
         with self._fit_lock:
-            return trainer.run()
+            try:
+                return trainer.run()
+            except NonFiniteX as bad:
+                self._rng.bit_generator.state = rng_state
+                raise ValueError(str(bad)) from None
 
     def save(self, path, training_state=True):
         """Write the network to ``path`` (``.npz``: flat parameters + JSON header), atomically.

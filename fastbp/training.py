@@ -126,6 +126,12 @@ def split_validation(X, Y, labels, sw, fraction, rng):
     return part(np.sort(train)), part(np.sort(held))
 
 
+class NonFiniteX(ValueError):
+    """X held NaN or infinity, found while training read it (the parameters
+    and optimizer state are restored; Network.fit restores its generator
+    too and raises a plain ValueError)."""
+
+
 class Trainer:
     """One call of ``Network.fit``."""
 
@@ -286,7 +292,7 @@ class Trainer:
                     if not len(self.history):
                         net._optimizer_state = previous_state     # a new optimizer's state is dropped
                     if not self.x_checked and not v.all_finite(self.X):
-                        raise ValueError("X contains NaN or infinity")
+                        raise NonFiniteX("X contains NaN or infinity")
                     raise NumericalError(
                         f"training diverged in epoch {epoch}: the cost or the parameters became "
                         f"{'NaN' if math.isnan(cost) else 'infinite'} with learning_rate={lr:g}. "
@@ -320,7 +326,7 @@ class Trainer:
             bar.close()
         if (not self.x_checked and not len(self.history) and not self.history.interrupted
                 and not v.all_finite(self.X)):
-            raise ValueError("X contains NaN or infinity")    # no epoch ran to check it
+            raise NonFiniteX("X contains NaN or infinity")    # no epoch ran to check it
         tracker.restore(net._theta, self.history)
         if self.checkpoint is not None and len(self.history):
             net.save(self.checkpoint)
