@@ -58,6 +58,16 @@ def _shard_bounds(s, n_shards, size):
 
 
 @njit(**JIT)
+def _shard(shard_work, s):
+    """Shard s's (Zw, Aw, Dw, Gw, Sw) work tuple (propagate.py's layout): row s
+    of each (n_shards, width) buffer, as views without reference counts."""
+    Z2, A2, D2, G2, S2 = shard_work
+    return (view_1d(Z2, s * Z2.shape[1], Z2.shape[1]), view_1d(A2, s * A2.shape[1], A2.shape[1]),
+            view_1d(D2, s * D2.shape[1], D2.shape[1]), view_1d(G2, s * G2.shape[1], G2.shape[1]),
+            view_1d(S2, s * S2.shape[1], S2.shape[1]))
+
+
+@njit(**JIT)
 def apply_rule(theta, grad, first, second, lo, hi, opt, lr, l2n, l1n, mu, beta1, beta2, eps, lr_t):
     """One step of rule ``opt`` on theta[lo:hi] with gradient grad[lo:hi] plus
     (λ2/n)w + (λ1/n)sign(w) (pass l2n = l1n = 0 for biases); see update.py."""
@@ -87,10 +97,9 @@ def apply_rule(theta, grad, first, second, lo, hi, opt, lr, l2n, l1n, mu, beta1,
 @njit(**JIT)
 def _task_update(theta, layout, X, rows, ident, shard_work, task, n_shards, fused, opt, lr, keep_w, shrink,
                  l2n, l1n, mu, beta1, beta2, eps, lr_t, grad, first, second):
-    """Phase 2 for one block of output units of one layer (see module docstring)."""
-    Z2, A2, D2, G2, S2 = shard_work
+    """Phase A's update of one block of output units of one layer (see module docstring)."""
     layer, j0, j1 = task[0], task[1], task[2]
-    cap = work_capacity(view_1d(Z2, 0, Z2.shape[1]), layout)
+    cap = work_capacity(_shard(shard_work, 0)[0], layout)
     zero = theta.dtype.type(0.0)
     size = rows.shape[0]
     n_in = layout[layer, N_IN]
@@ -113,11 +122,12 @@ def _task_update(theta, layout, X, rows, ident, shard_work, task, n_shards, fuse
         lo, hi = _shard_bounds(s, n_shards, size)
         if hi == lo:
             continue
-        D = layer_units(view_1d(D2, s * D2.shape[1], D2.shape[1]), layout, layer, cap)
+        work = _shard(shard_work, s)
+        D = layer_units(work[2], layout, layer, cap)
         if layer == 0:
             dense_backward_params_rows(D, X, view_1d(rows, lo, hi - lo), target_w, target_b, j0, j1)
         else:
-            A_prev = layer_units(view_1d(A2, s * A2.shape[1], A2.shape[1]), layout, layer - 1, cap)
+            A_prev = layer_units(work[1], layout, layer - 1, cap)
             dense_backward_params_rows(D, A_prev, view_1d(ident, 0, hi - lo), target_w, target_b, j0, j1)
     if not fused:
         w0 = layout[layer, W_OFF] + j0 * n_in
@@ -136,15 +146,13 @@ def _task_forward(theta, layout, X, rows, shard_work, task, n_shards):
     layer, j0, j1 = task[0], task[1], task[2]
     if layer != 0:
         return
-    Z2 = shard_work[0]
-    width = Z2.shape[1]
-    cap = work_capacity(view_1d(Z2, 0, width), layout)
+    cap = work_capacity(_shard(shard_work, 0)[0], layout)
     W, b = layer_params(theta, layout, 0)
     size = rows.shape[0]
     for s in range(n_shards):
         lo, hi = _shard_bounds(s, n_shards, size)
         if hi > lo:
-            Z = layer_units(view_1d(Z2, s * width, width), layout, 0, cap)
+            Z = layer_units(_shard(shard_work, s)[0], layout, 0, cap)
             dense_products(X, view_1d(rows, lo, hi - lo), W, b, Z, j0, j1)
 
 
@@ -166,11 +174,10 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
     keep_w = dt(1.0) - lr * l2n
     shrink = lr * l1n
     fused = opt == SGD
-    Z2, A2, D2, G2, S2 = shard_work
-    n_shards = Z2.shape[0]
+    n_shards = shard_work[0].shape[0]
     n_layers = layout.shape[0]
     last = n_layers - 1
-    cap = work_capacity(view_1d(Z2, 0, Z2.shape[1]), layout)
+    cap = work_capacity(_shard(shard_work, 0)[0], layout)
     shard_cost = np.zeros(n_shards)
     shard_correct = np.zeros(n_shards, dtype=np.int64)
     with_labels = labels.shape[0] > 0
@@ -240,9 +247,7 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
             shard_correct[s] = 0
             if hi > lo:
                 shard_rows = view_1d(rows, lo, hi - lo)
-                work = (view_1d(Z2, s * Z2.shape[1], Z2.shape[1]), view_1d(A2, s * A2.shape[1], A2.shape[1]),
-                        view_1d(D2, s * D2.shape[1], D2.shape[1]), view_1d(G2, s * G2.shape[1], G2.shape[1]),
-                        view_1d(S2, s * S2.shape[1], S2.shape[1]))
+                work = _shard(shard_work, s)
                 A0 = layer_units(work[1], layout, 0, cap)
                 activate_rows(layer_units(work[0], layout, 0, cap), A0, hi - lo, acts[0], leak)
                 if dropout:
