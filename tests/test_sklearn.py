@@ -168,14 +168,15 @@ def test_same_trajectory_for_each_activation(data, activation):
 def test_lbfgs_follows_sklearn(data, target):
     # Full batch: the same objective (for several regression outputs scikit-learn's loss is a mean over
     # the outputs while its gradient sums them; fastbp reproduces that pairing) and scikit-learn's
-    # options gtol=tol, maxiter, maxfun. L-BFGS amplifies rounding a little over 40 iterations.
+    # options gtol=tol, maxiter, maxfun. L-BFGS amplifies rounding a little over 40 iterations
+    # (GEMMs from another BLAS build round differently): parameters and loss agree to 1e-8.
     params = dict(hidden_layer_sizes=(8,), solver="lbfgs", alpha=0.01, max_iter=40, random_state=1)
     ours, theirs = both(TARGETS[target], **params)
     ours.fit(data["X"], data[target])
     theirs.fit(data["X"], data[target])
     assert_params_equal(ours, theirs, rtol=1e-8)
     assert ours.n_iter_ == theirs.n_iter_
-    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-10)
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-8)
     assert not hasattr(ours, "loss_curve_") and not hasattr(theirs, "loss_curve_")
 
 

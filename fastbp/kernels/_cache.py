@@ -17,8 +17,11 @@ _PACKAGE = pathlib.Path(__file__).resolve().parent
 
 
 def package_stamp():
-    """sha256 over the kernel sources and the compile configuration."""
-    digest = hashlib.sha256()
+    """sha256 over the kernel sources, the compile configuration and the BLAS
+    route kernels call (kernels/blas.py: its symbols and integer width)."""
+    from .blas import PROVIDER
+
+    digest = hashlib.sha256(PROVIDER.encode())
     for path in sorted(_PACKAGE.glob("*.py")) + [_PACKAGE.parent / "_config.py"]:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())

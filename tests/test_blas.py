@@ -1,0 +1,107 @@
+"""kernels/blas.py: C = alpha·op(A)·op(B) + beta·C through either BLAS route."""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from numba import njit
+
+from fastbp.kernels import _cache, blas
+from fastbp.kernels.blas import gemm
+
+CASES = [(dtype, ta, tb) for dtype in ("float32", "float64") for ta in (False, True) for tb in (False, True)]
+
+
+@njit(cache=False)
+def _gemm(trans_a, trans_b, alpha, A, B, beta, C, scalars):
+    gemm(trans_a, trans_b, alpha, A, B, beta, C, scalars)
+
+
+def _operands(dtype, trans_a, trans_b, m=7, n=5, k=13, seed=0):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
+    B = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
+    C = rng.standard_normal((m, n)).astype(dtype)
+    return A, B, C
+
+
+def _expected(A, B, C, trans_a, trans_b, alpha, beta):
+    a = (A.T if trans_a else A).astype(np.float64)
+    b = (B.T if trans_b else B).astype(np.float64)
+    return alpha * a @ b + beta * C.astype(np.float64)
+
+
+def _tolerance(dtype, k):
+    # k rounded products plus the two scalings, each within eps of terms of
+    # size ~|a||b| ~ 1 (standard normal operands): a k·eps-sized bound.
+    return 4 * (k + 2) * np.finfo(dtype).eps
+
+
+@pytest.mark.parametrize("dtype,trans_a,trans_b", CASES)
+def test_gemm_matches_float64_product(dtype, trans_a, trans_b):
+    A, B, C = _operands(dtype, trans_a, trans_b)
+    expected = _expected(A, B, C, trans_a, trans_b, 0.5, -2.0)
+    kind = np.dtype(dtype).type
+    _gemm(trans_a, trans_b, kind(0.5), A, B, kind(-2.0), C, np.zeros(2, dtype))
+    assert C.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(C, expected, rtol=0, atol=_tolerance(dtype, 13))
+
+
+def test_gemm_with_beta_zero_ignores_nan_in_output():
+    # beta = 0 must overwrite C (BLAS does not read it), as the BP2 product relies on.
+    A, B, C = _operands("float64", False, False)
+    C[:] = np.nan
+    _gemm(False, False, 1.0, A, B, 0.0, C, np.zeros(2))
+    np.testing.assert_allclose(C, A @ B, rtol=1e-13)
+
+
+_SCRIPT = """
+import json, numpy as np
+from numba import njit
+from fastbp.kernels.blas import gemm, PROVIDER
+@njit(cache=False)
+def g(ta, tb, al, A, B, be, C, S):
+    gemm(ta, tb, al, A, B, be, C, S)
+out = {"provider": PROVIDER, "results": []}
+for dtype, ta, tb in %r:
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((13, 7) if ta else (7, 13)).astype(dtype)
+    B = rng.standard_normal((5, 13) if tb else (13, 5)).astype(dtype)
+    C = rng.standard_normal((7, 5)).astype(dtype)
+    k = np.dtype(dtype).type
+    g(ta, tb, k(0.5), A, B, k(-2.0), C, np.zeros(2, dtype))
+    out["results"].append(C.astype(np.float64).tolist())
+print(json.dumps(out))
+"""
+
+
+def test_numba_fallback_route_gives_the_same_products(tmp_path):
+    env = dict(os.environ, FASTBP_BLAS="numba", NUMBA_CACHE_DIR=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-c", _SCRIPT % (CASES,)], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["provider"] == "numba"
+    for (dtype, ta, tb), got in zip(CASES, out["results"]):
+        A, B, C = _operands(dtype, ta, tb)
+        np.testing.assert_allclose(got, _expected(A, B, C, ta, tb, 0.5, -2.0), rtol=0,
+                                   atol=_tolerance(dtype, 13))
+
+
+def test_numpys_bundled_openblas_is_used_when_present():
+    root = os.path.dirname(np.__file__)
+    bundled = glob.glob(os.path.join(root + ".libs", "*openblas*")) + \
+        glob.glob(os.path.join(root, ".dylibs", "*openblas*"))
+    if os.environ.get("FASTBP_BLAS", "").lower() == "numba" or not bundled:
+        pytest.skip("numpy here does not ship OpenBLAS, or the fallback was forced")
+    assert blas.PROVIDER.startswith("numpy:")
+
+
+def test_blas_route_is_part_of_the_cache_stamp(monkeypatch):
+    stamp = _cache.package_stamp()
+    monkeypatch.setattr(blas, "PROVIDER", "numba" if blas.PROVIDER != "numba" else "other")
+    assert _cache.package_stamp() != stamp
