@@ -1,6 +1,7 @@
 """Which kernel computes each layer's products: register-blocked loops or BLAS.
 
-Measured on this project's 2-core Xeon with ``python benchmarks/kernel_choice.py``
+Measured on this project's 2-core Xeon (OpenBLAS "SkylakeX" kernels, which
+have small-matrix GEMMs) with ``python benchmarks/kernel_choice.py``
 (whole epochs over 20,000 x 784 samples, one thread, median of 5, seconds,
 loops / BLAS):
 
@@ -19,14 +20,37 @@ SGD step with L2 decay happen inside it) is faster, by up to 1.3x, in all
 but one case (W1 float64 at 8 rows: 1.09x slower). For wide layers BLAS's cache blocking wins by 2-5x (a [784, 1024,
 1024, 10] epoch: 16 s on the loops, 2.1 s on BLAS). The loops remain the kernels of
 the parallel shard path, where BLAS may not be called.
+
+Where OpenBLAS has no small-matrix kernels it packs both operands on every
+call, and the loops win up to 11 rows. On a 2-core AMD EPYC (Zen 3, AVX2,
+OpenBLAS "Haswell" kernels), float32 loops / BLAS:
+
+    batch   W1 f32          f64              W2 f32          f64
+    8       0.082 / 0.105   0.122 / 0.111    0.173 / 0.184   0.332 / 0.311
+    10      0.065 / 0.083   0.123 / 0.136    0.196 / 0.232   0.328 / 0.320
+    12      0.083 / 0.083   0.111 / 0.115    0.155 / 0.147   0.317 / 0.294
+    16      0.062 / 0.056   0.096 / 0.095    0.164 / 0.126   0.291 / 0.241
+    32      0.056 / 0.047   0.092 / 0.087    0.156 / 0.108   0.279 / 0.206
 """
 
 import numpy as np
 
+from .kernels import blas
 from .kernels.codes import N_IN, N_OUT
 
-#: Smallest number of rows per product for which BLAS is used.
-BLAS_MIN_ROWS = 5
+#: Smallest number of rows per product for which BLAS is used where the BLAS
+#: has small-matrix kernels (or is not known): measured with OpenBLAS's
+#: "SkylakeX" kernels (AVX-512), the table above.
+BLAS_MIN_ROWS_SMALL_KERNELS = 5
+
+#: The same where OpenBLAS packs even small operands (its "Haswell" kernels,
+#: as on AMD Zen 3): W1 epochs, float32, loops against BLAS 1.27x faster
+#: at 8 and 10 rows, 1.00x at 12, 1.10x slower at 16.
+BLAS_MIN_ROWS_PACKING = 12
+
+#: The threshold in effect on this machine.
+BLAS_MIN_ROWS = (BLAS_MIN_ROWS_PACKING if blas.CORE and not blas.CORE.startswith(blas.SMALL_MATRIX_CORES)
+                 else BLAS_MIN_ROWS_SMALL_KERNELS)
 
 #: Smallest layer product (2 x rows x n_in x n_out FLOPs) for which BLAS's
 #: own threads pay. Serial epochs, one thread against two, median of 3

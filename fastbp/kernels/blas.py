@@ -65,24 +65,41 @@ def _find_cblas():
                                                        ctypes.c_void_p).value for kind in "sd"}
                         except AttributeError:
                             continue
-                        return f"{package}:{os.path.basename(path)}:{prefix}cblas_gemm{suffix}", found, int_type
+                        return (f"{package}:{os.path.basename(path)}:{prefix}cblas_gemm{suffix}", found, int_type,
+                                _core_name(lib, prefix, suffix))
     return None
+
+
+def _core_name(lib, prefix, suffix):
+    """The CPU kernel set OpenBLAS picked at load time ("Haswell", "SkylakeX", ...), or ""."""
+    try:
+        get = getattr(lib, f"{prefix}openblas_get_corename{suffix}")
+    except AttributeError:
+        return ""
+    get.restype = ctypes.c_char_p
+    return (get() or b"").decode(errors="replace")
 
 
 def _register():
     if os.environ.get("FASTBP_BLAS", "").lower() == "numba":
-        return "numba", None
+        return "numba", None, ""
     found = _find_cblas()
     if found is None:
-        return "numba", None
-    name, addresses, int_type = found
+        return "numba", None, ""
+    name, addresses, int_type, core = found
     for kind, address in addresses.items():
         llvm.add_symbol(f"fastbp_cblas_{kind}gemm", address)
-    return name, int_type
+    return name, int_type, core
 
 
-#: The BLAS route kernels are compiled for ("numba" = numba's scipy route).
-PROVIDER, _INT = _register()
+#: The BLAS route kernels are compiled for ("numba" = numba's scipy route);
+#: CORE is OpenBLAS's kernel set on this CPU ("" when unknown).
+PROVIDER, _INT, CORE = _register()
+
+#: OpenBLAS kernel sets with dedicated small-matrix GEMM kernels (no packing
+#: of the operands), which is what makes BLAS beat fastbp's loops on
+#: mini-batches of a few rows (fastbp/_dispatch.py).
+SMALL_MATRIX_CORES = ("SkylakeX", "Cooperlake", "SapphireRapids")
 
 
 def gemm(trans_a, trans_b, alpha, A, B, beta, C, scalars):
