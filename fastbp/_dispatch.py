@@ -23,7 +23,7 @@ the parallel shard path, where BLAS may not be called.
 
 Where OpenBLAS has no small-matrix kernels it packs both operands on every
 call, and the loops win up to 11 rows. On a 2-core AMD EPYC (Zen 3, AVX2,
-OpenBLAS "Haswell" kernels), float32 loops / BLAS:
+OpenBLAS "Haswell" kernels), seconds, loops / BLAS:
 
     batch   W1 f32          f64              W2 f32          f64
     8       0.082 / 0.105   0.122 / 0.111    0.173 / 0.184   0.332 / 0.311

@@ -59,29 +59,27 @@ def test_gemm_with_beta_zero_ignores_nan_in_output():
     np.testing.assert_allclose(C, A @ B, rtol=1e-13)
 
 
+# Runs in a fresh interpreter, where FASTBP_BLAS is read at import: the
+# same operands through this file's own _gemm, on the route chosen there.
 _SCRIPT = """
-import json, numpy as np
-from numba import njit
-from fastbp.kernels.blas import gemm, PROVIDER
-@njit(cache=False)
-def g(ta, tb, al, A, B, be, C, S):
-    gemm(ta, tb, al, A, B, be, C, S)
-out = {"provider": PROVIDER, "results": []}
-for dtype, ta, tb in %r:
-    rng = np.random.default_rng(0)
-    A = rng.standard_normal((13, 7) if ta else (7, 13)).astype(dtype)
-    B = rng.standard_normal((5, 13) if tb else (13, 5)).astype(dtype)
-    C = rng.standard_normal((7, 5)).astype(dtype)
-    k = np.dtype(dtype).type
-    g(ta, tb, k(0.5), A, B, k(-2.0), C, np.zeros(2, dtype))
-    out["results"].append(C.astype(np.float64).tolist())
-print(json.dumps(out))
+import json, sys
+import numpy as np
+sys.path.insert(0, %r)
+from fastbp.kernels.blas import PROVIDER
+from test_blas import CASES, _gemm, _operands
+results = []
+for dtype, ta, tb in CASES:
+    A, B, C = _operands(dtype, ta, tb)
+    kind = np.dtype(dtype).type
+    _gemm(ta, tb, kind(0.5), A, B, kind(-2.0), C, np.zeros(2, dtype))
+    results.append(C.astype(np.float64).tolist())
+print(json.dumps({"provider": PROVIDER, "results": results}))
 """
 
 
 def test_numba_fallback_route_gives_the_same_products(tmp_path):
     env = dict(os.environ, FASTBP_BLAS="numba", NUMBA_CACHE_DIR=str(tmp_path))
-    proc = subprocess.run([sys.executable, "-c", _SCRIPT % (CASES,)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", _SCRIPT % os.path.dirname(__file__)], capture_output=True, text=True,
                           env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
