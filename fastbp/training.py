@@ -58,10 +58,11 @@ class OptimizerState:
 def parallel_tasks(layout, n_tasks=16):
     """(n_tasks', 3) int64 rows (layer, first unit, end unit): the parallel
     update split into about ``n_tasks`` blocks of rows of the weight matrices
-    of equal cost (rows x inputs), in multiples of 4 rows (the loop kernels'
-    block). prange hands out equal counts of iterations, so equal-cost tasks
-    keep the threads equally busy. The split does not change any result: each
-    parameter's gradient is summed in the same order whichever task owns it."""
+    of equal cost (rows x inputs), in multiples of 4 rows (the weight
+    gradient's register block). prange hands out equal counts of iterations,
+    so equal-cost tasks keep the threads equally busy. The split depends on
+    the layout alone, never on the thread count, and each parameter's
+    gradient is summed in the same order whichever task owns it."""
     costs = [int(layout[l, codes.N_OUT] * layout[l, codes.N_IN]) for l in range(layout.shape[0])]
     per_task = max(1, sum(costs) // n_tasks)
     tasks = []

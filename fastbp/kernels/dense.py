@@ -6,14 +6,18 @@ contiguous inner loop of every product (2.6x faster than (n_in, n_out) on
 input is addressed through a row-index array: for the first layer those are
 the mini-batch's rows of X, so no gathered copy of the batch is ever made.
 
-The products are register-blocked 4 x 4: the forward pass computes 4
-samples x 4 outputs per sweep over the inputs, the weight gradient adds 4
-samples into 4 weight rows per sweep, so each loaded element feeds four
-multiply-adds. In cache, on 8 x 784 x 32 blocks, this ran at 46 (float64) and
-101 (float32) GFLOP/s for the forward product and 42 / 75 for the weight
-gradient, against 20-32 / 44-67 for 1x8, 2x2 or 2x4 blocks and 14 / 23 for
-one axpy at a time. Which products use these loops and which use BLAS is
-decided in fastbp/_dispatch.py.
+The products are register-blocked: the forward pass computes 4 samples x
+3 outputs per sweep over the inputs, the weight gradient adds 8 (or 4)
+samples into 4 weight rows per sweep, so each loaded element feeds several
+multiply-adds. In cache, on 8 x 784 x 32 blocks, a 4 x 4 forward block ran
+at 46 (float64) and 101 (float32) GFLOP/s and the gradient at 42 / 75, on
+the AVX-512 Xeon, against 20-32 / 44-67 for 1x8, 2x2 or 2x4 blocks and
+14 / 23 for one axpy at a time. On AVX2 (16 vector registers) the 4 x 4
+forward block spilled; 4 x 3 fits, and made the forward product of 50,000
+rows 1.29-1.41x faster at 32-row batches (float32 and float64, 30 and 100
+outputs) and 1.08-1.27x at 10-row batches; 3 x 4 was 1.2x slower than
+4 x 4. Which products use these loops and which use BLAS is decided in
+fastbp/_dispatch.py.
 """
 
 from numba import njit
@@ -24,46 +28,43 @@ from .blas import gemm
 
 
 @njit(**JIT)
-def _dot4x4(src, r0, r1, r2, r3, W, j, Z, i0, i1, i2, i3, b):
-    """Z[i_c, j+q] = src[r_c] · W[j+q] + b[j+q] for 4 input rows x 4 weight rows.
+def _dot4x3(src, r0, r1, r2, r3, W, j, Z, i0, i1, i2, i3, b):
+    """Z[i_c, j+q] = src[r_c] · W[j+q] + b[j+q] for 4 input rows x 3 weight rows.
 
-    Each loaded element feeds four multiply-adds and sixteen independent sums
-    hide the FMA latency. Rows may repeat (i_c equal): they write equal values.
+    Each loaded element feeds three or four multiply-adds, and the twelve
+    sums, three weight vectors and one input vector fill AVX2's 16 vector
+    registers exactly (a 4 x 4 block spilled 6 sums to the stack there).
+    Rows may repeat (i_c equal): they write equal values.
     """
     zero = W.dtype.type(0.0)
-    s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
-    s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = zero
+    s00 = s01 = s02 = s10 = s11 = s12 = zero
+    s20 = s21 = s22 = s30 = s31 = s32 = zero
     for k in range(W.shape[1]):
         a0 = W[j, k]
         a1 = W[j + 1, k]
         a2 = W[j + 2, k]
-        a3 = W[j + 3, k]
         v = src[r0, k]
         s00 += a0 * v
         s01 += a1 * v
         s02 += a2 * v
-        s03 += a3 * v
         v = src[r1, k]
         s10 += a0 * v
         s11 += a1 * v
         s12 += a2 * v
-        s13 += a3 * v
         v = src[r2, k]
         s20 += a0 * v
         s21 += a1 * v
         s22 += a2 * v
-        s23 += a3 * v
         v = src[r3, k]
         s30 += a0 * v
         s31 += a1 * v
         s32 += a2 * v
-        s33 += a3 * v
-    b0, b1, b2, b3 = b[j], b[j + 1], b[j + 2], b[j + 3]
+    b0, b1, b2 = b[j], b[j + 1], b[j + 2]
     # Written last row first so a repeated row ends with its own values.
-    Z[i3, j], Z[i3, j + 1], Z[i3, j + 2], Z[i3, j + 3] = s30 + b0, s31 + b1, s32 + b2, s33 + b3
-    Z[i2, j], Z[i2, j + 1], Z[i2, j + 2], Z[i2, j + 3] = s20 + b0, s21 + b1, s22 + b2, s23 + b3
-    Z[i1, j], Z[i1, j + 1], Z[i1, j + 2], Z[i1, j + 3] = s10 + b0, s11 + b1, s12 + b2, s13 + b3
-    Z[i0, j], Z[i0, j + 1], Z[i0, j + 2], Z[i0, j + 3] = s00 + b0, s01 + b1, s02 + b2, s03 + b3
+    Z[i3, j], Z[i3, j + 1], Z[i3, j + 2] = s30 + b0, s31 + b1, s32 + b2
+    Z[i2, j], Z[i2, j + 1], Z[i2, j + 2] = s20 + b0, s21 + b1, s22 + b2
+    Z[i1, j], Z[i1, j + 1], Z[i1, j + 2] = s10 + b0, s11 + b1, s12 + b2
+    Z[i0, j], Z[i0, j + 1], Z[i0, j + 2] = s00 + b0, s01 + b1, s02 + b2
 
 
 @njit(**JIT)
@@ -84,28 +85,25 @@ def _dot4x1(src, r0, r1, r2, r3, W, j, Z, i0, i1, i2, i3, bj):
 
 
 @njit(**JIT)
-def _dot2x4(src, r0, r1, W, j, Z, i0, i1, b):
-    """Z[i_c, j+q] = src[r_c] · W[j+q] + b[j+q] for 2 input rows x 4 weight rows."""
+def _dot2x3(src, r0, r1, W, j, Z, i0, i1, b):
+    """Z[i_c, j+q] = src[r_c] · W[j+q] + b[j+q] for 2 input rows x 3 weight rows."""
     zero = W.dtype.type(0.0)
-    s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
+    s00 = s01 = s02 = s10 = s11 = s12 = zero
     for k in range(W.shape[1]):
         a0 = W[j, k]
         a1 = W[j + 1, k]
         a2 = W[j + 2, k]
-        a3 = W[j + 3, k]
         v = src[r0, k]
         s00 += a0 * v
         s01 += a1 * v
         s02 += a2 * v
-        s03 += a3 * v
         v = src[r1, k]
         s10 += a0 * v
         s11 += a1 * v
         s12 += a2 * v
-        s13 += a3 * v
-    b0, b1, b2, b3 = b[j], b[j + 1], b[j + 2], b[j + 3]
-    Z[i1, j], Z[i1, j + 1], Z[i1, j + 2], Z[i1, j + 3] = s10 + b0, s11 + b1, s12 + b2, s13 + b3
-    Z[i0, j], Z[i0, j + 1], Z[i0, j + 2], Z[i0, j + 3] = s00 + b0, s01 + b1, s02 + b2, s03 + b3
+    b0, b1, b2 = b[j], b[j + 1], b[j + 2]
+    Z[i1, j], Z[i1, j + 1], Z[i1, j + 2] = s10 + b0, s11 + b1, s12 + b2
+    Z[i0, j], Z[i0, j + 1], Z[i0, j + 2] = s00 + b0, s01 + b1, s02 + b2
 
 
 @njit(**JIT)
@@ -136,12 +134,14 @@ def dense_forward(src, rows, W, b, Z, A, act, leak):
 def dense_products(src, rows, W, b, Z, j_start, j_stop):
     """Z[i, j] = src[rows[i]] · W[j] + b[j] for i < len(rows), j_start <= j < j_stop.
 
-    The parallel path gives each thread its own block of W's rows: every
-    element is computed exactly as over the full range when j_start is a
-    multiple of 4 (the register block).
+    The parallel path gives each thread its own block of W's rows. Every
+    element comes out exactly as over the full range when j_start is a
+    multiple of 3 (the register block); the parallel blocks start at
+    multiples of 4 (the weight gradient's block), so an element may differ
+    from the serial product in its last bits, but never between thread counts.
     """
     n = rows.shape[0]
-    j4 = j_start + (j_stop - j_start) - (j_stop - j_start) % 4
+    j3 = j_start + (j_stop - j_start) - (j_stop - j_start) % 3
     n4 = n - n % 4 if n % 4 < 3 else n + 1   # a remainder of 3 rows goes in a padded 4-row block
     for i in range(0, n4, 4):
         # A padded block repeats its last row rather than branch per row.
@@ -149,17 +149,17 @@ def dense_products(src, rows, W, b, Z, j_start, j_stop):
         i2 = min(i + 2, n - 1)
         i3 = min(i + 3, n - 1)
         r0, r1, r2, r3 = rows[i], rows[i1], rows[i2], rows[i3]
-        for j in range(j_start, j4, 4):
-            _dot4x4(src, r0, r1, r2, r3, W, j, Z, i, i1, i2, i3, b)
-        for j in range(j4, j_stop):
+        for j in range(j_start, j3, 3):
+            _dot4x3(src, r0, r1, r2, r3, W, j, Z, i, i1, i2, i3, b)
+        for j in range(j3, j_stop):
             _dot4x1(src, r0, r1, r2, r3, W, j, Z, i, i1, i2, i3, b[j])
     if n4 < n:   # 1 or 2 rows left: a 2-row block
         i = n4
         i1 = min(i + 1, n - 1)
         r0, r1 = rows[i], rows[i1]
-        for j in range(j_start, j4, 4):
-            _dot2x4(src, r0, r1, W, j, Z, i, i1, b)
-        for j in range(j4, j_stop):
+        for j in range(j_start, j3, 3):
+            _dot2x3(src, r0, r1, W, j, Z, i, i1, b)
+        for j in range(j3, j_stop):
             _dot2x1(src, r0, r1, W, j, Z, i, i1, b[j])
 
 
