@@ -173,6 +173,23 @@ def test_nan_or_inf_in_X_of_the_network_dtype_is_rejected_and_changes_nothing(dt
     np.testing.assert_array_equal(net.parameters, twin.parameters)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("options", [dict(batch_size=2), dict(batch_size=8), dict(batch_size=4, parallel=True)])
+def test_bad_input_is_caught_even_where_every_weight_on_it_is_zero(bad, options):
+    """The epoch kernels detect bad X through the first layer's z = Σ w·x:
+    a zero weight must not hide it (0·NaN and 0·inf are NaN, never 0)."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(16, 4))
+    y = rng.integers(0, 3, 16)
+    net = fastbp.Network([4, 5, 3], seed=0)
+    net.parameters[:20].reshape(5, 4)[:, 2] = 0.0     # W¹'s column for input 2
+    before = net.parameters.copy()
+    X[5, 2] = bad
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        net.fit(X, y, epochs=1, **options)
+    np.testing.assert_array_equal(net.parameters, before)
+
+
 @pytest.mark.parametrize("parallel", [False, True])
 def test_nan_in_X_rows_of_zero_weight_is_still_rejected(parallel):
     rng = np.random.default_rng(2)

@@ -74,7 +74,7 @@ def train_epoch(theta, layout, acts, leak, cost, X, Y, sw, labels, order, batch_
         # One forward pass and BP1 for every rule (inlined once: compile time).
         c = output_error(theta, layout, acts, leak, cost, X, Y, sw, rows, ident, inv_weight, work, blas,
                          mask, keep, 0)
-        c += input_probe(X, rows, ident, work, blas, layout)     # NaN/inf in X stops the epoch
+        c += input_probe(ident, work, layout, rows.shape[0])     # NaN/inf in X stops the epoch
         if grad is None:
             sgd_backward(theta, layout, acts, leak, X, rows, ident, lr, keep_w, shrink, work, blas, mask, keep)
         else:

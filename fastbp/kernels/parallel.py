@@ -254,7 +254,7 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
                     apply_dropout(A0[:hi - lo], mask, shard_rows, layout[0, UNIT_OFF], keep)
                 shard_cost[s] = output_error(theta, layout, acts, leak, cost, X, Y, sw, shard_rows, ident,
                                              inv_weight, work, blas_off, mask, keep, 1)
-                shard_cost[s] += input_probe(X, shard_rows, ident, work, blas_off, layout)
+                shard_cost[s] += input_probe(ident, work, layout, hi - lo)
                 if with_labels:
                     shard_correct[s] = count_correct(layer_units(work[1], layout, last, cap), labels, shard_rows)
                 for layer in range(last, 0, -1):

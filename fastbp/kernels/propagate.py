@@ -315,15 +315,17 @@ def nonfinite_probe(X, rows):
 
 
 @njit(**JIT_INLINE)
-def input_probe(X, rows, ident, work, blas, layout):
-    """``nonfinite_probe`` of the rows of X just propagated. When the first
-    layer ran on BLAS it reads their gathered copy (contiguous, in L1): on
-    [784, 30, 10] batches 2-3 ms an epoch against ~10 ms re-reading X's rows."""
-    n = rows.shape[0]
-    if blas is None or blas[0]:
-        cap = work_capacity(work[0], layout)
-        return nonfinite_probe(view_2d(work[3], 0, cap, X.shape[1]), view_1d(ident, 0, n))
-    return nonfinite_probe(X, rows)
+def input_probe(ident, work, layout, n_rows):
+    """``nonfinite_probe`` of the first layer's pre-activations z¹ for the
+    n_rows rows just propagated: NaN when any input was NaN or ±inf, since
+    every z¹_j sums w·x over all the inputs (NaN·w is NaN, ±inf·w is ±inf or
+    NaN, and a sum with a non-finite term is non-finite). One check for the
+    loop and BLAS layers alike, reading n_out values a row instead of the
+    784 of an MNIST row again (on W1 float32 epochs the difference was below
+    this host's noise). A z¹ that overflowed from finite input reads as
+    non-finite too, and the epoch stops as diverged."""
+    cap = work_capacity(work[0], layout)
+    return nonfinite_probe(layer_units(work[0], layout, 0, cap), view_1d(ident, 0, n_rows))
 
 
 @njit(**JIT_INLINE)
