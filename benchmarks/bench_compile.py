@@ -36,3 +36,39 @@ class Compile:
 
     def timeraw_first_fit_cached(self, dtype):
         return f"import os\nos.environ['NUMBA_CACHE_DIR'] = {self.cached!r}\n" + FIRST_FIT.format(dtype=dtype)
+
+
+TRIVIAL_KERNEL = """
+from numba import njit
+
+
+@njit(cache=True)
+def add_one(x):
+    return x + 1.0
+"""
+
+
+class NumbaFloor:
+    """The same latency for a one-line cached numba function: what any
+    numba-compiled library pays in a fresh interpreter before its own code
+    runs (importing numba; on the first cached load numba also imports its
+    typing registries and, through numba.np.arraymath, scipy.linalg). The
+    cached first fit cannot be faster than this."""
+
+    timeout = 120
+    number = 1
+    repeat = 1
+
+    def setup(self):
+        self.module_dir = tempfile.mkdtemp(prefix="fastbp-asv-floor-")
+        with open(os.path.join(self.module_dir, "trivial_kernel.py"), "w") as f:
+            f.write(TRIVIAL_KERNEL)
+        self.cached = os.path.join(self.module_dir, "cache")
+        env = dict(os.environ, NUMBA_CACHE_DIR=self.cached, PYTHONPATH=self.module_dir)
+        subprocess.run([sys.executable, "-c", "import trivial_kernel; trivial_kernel.add_one(1.0)"], env=env,
+                       check=True)
+
+    def timeraw_cached_call(self):
+        return (f"import os, sys\nos.environ['NUMBA_CACHE_DIR'] = {self.cached!r}\n"
+                f"sys.path.insert(0, {self.module_dir!r})\n"
+                "import trivial_kernel\ntrivial_kernel.add_one(1.0)\n")
