@@ -98,3 +98,31 @@ def test_bad_thread_options():
         net.fit(X, y, epochs=1, threads=0)
     with pytest.raises(TypeError, match="parallel must be True or False"):
         net.fit(X, y, epochs=1, parallel="yes")
+
+
+@pytest.mark.parametrize("sizes", [[784, 100, 10], [784, 30, 10], [12, 16, 3], [20, 64, 48, 5]])
+def test_parallel_tasks_cover_every_unit_once_in_whole_blocks_and_balance_the_threads(sizes):
+    """The blocks are the same for any thread count (so results cannot
+    depend on it), cover each layer's units once, start at multiples of the
+    register blocks, and each thread's contiguous share of the list costs
+    no more than the ideal share plus one block."""
+    from fastbp.training import TASK_ROWS, TASK_ROWS_FIRST_LAYER, parallel_tasks
+    layout = fastbp.Network(sizes)._layout
+    blocks = None
+    for threads in (1, 2, 3, 4):
+        tasks = parallel_tasks(layout, threads)
+        assert tasks.dtype == np.int64 and tasks.shape[1] == 3 and len(tasks) % threads == 0
+        nonempty = sorted(tuple(t) for t in tasks.tolist() if t[2] > t[1])
+        if blocks is None:
+            blocks = nonempty
+        assert nonempty == blocks
+        for layer, n_out in enumerate(sizes[1:]):
+            own = sorted((j0, j1) for l, j0, j1 in blocks if l == layer)
+            assert own[0][0] == 0 and own[-1][1] == n_out
+            assert all(a[1] == b[0] for a, b in zip(own, own[1:]))
+            unit = TASK_ROWS_FIRST_LAYER if layer == 0 else TASK_ROWS
+            assert all(j0 % unit == 0 for j0, _ in own)
+        cost = [(j1 - j0) * sizes[l] for l, j0, j1 in tasks.tolist()]
+        share = len(tasks) // threads
+        loads = [sum(cost[k * share:(k + 1) * share]) for k in range(threads)]
+        assert max(loads) <= sum(cost) / threads + max(cost)
