@@ -14,8 +14,8 @@ at 46 (float64) and 101 (float32) GFLOP/s and the gradient at 42 / 75, on
 the AVX-512 Xeon, against 20-32 / 44-67 for 1x8, 2x2 or 2x4 blocks and
 14 / 23 for one axpy at a time. On AVX2 (16 vector registers) the 4 x 4
 forward block spilled; 4 x 3 fits, and made the forward product of 50,000
-rows 1.29-1.41x faster at 32-row batches (float32 and float64, 30 and 100
-outputs) and 1.08-1.27x at 10-row batches; 3 x 4 was 1.2x slower than
+rows 1.36-1.50x faster at 32-row batches (float32 and float64, 30 and 100
+outputs) and 1.08-1.27x at 10-row batches; 3 x 4 was 1.15-1.33x slower than
 4 x 4. Which products use these loops and which use BLAS is decided in
 fastbp/_dispatch.py.
 """
