@@ -80,10 +80,10 @@ def test_row_kernels_touch_only_the_first_n_rows(name, dtype):
 @pytest.mark.parametrize("n_rows", [1, 2, 3, 4, 7])
 def test_column_blocks_of_the_forward_product_equal_the_whole(dtype, n_rows):
     """Blocks of weight rows starting at multiples of 3 (the forward register
-    block) must give each element exactly as the full product does (bit for
-    bit: the same kernel, the same summation order); the parallel path's
-    blocks, at multiples of 4, agree to rounding. Rows past the batch are
-    never written."""
+    block, as the parallel path's are) must give each element exactly as the
+    full product does (bit for bit: the same kernel, the same summation
+    order); blocks at other offsets agree to rounding. Rows past the batch
+    are never written."""
     from fastbp.kernels import dense
     rng = np.random.default_rng(11)
     X = rng.normal(size=(20, 37)).astype(dtype)

@@ -136,9 +136,8 @@ def dense_products(src, rows, W, b, Z, j_start, j_stop):
 
     The parallel path gives each thread its own block of W's rows. Every
     element comes out exactly as over the full range when j_start is a
-    multiple of 3 (the register block); the parallel blocks start at
-    multiples of 4 (the weight gradient's block), so an element may differ
-    from the serial product in its last bits, but never between thread counts.
+    multiple of 3 (the register block), as the parallel path's blocks are
+    (multiples of 12 rows, training.parallel_tasks).
     """
     n = rows.shape[0]
     j3 = j_start + (j_stop - j_start) - (j_stop - j_start) % 3
