@@ -40,17 +40,38 @@ from .kernels.codes import N_IN, N_OUT
 
 #: Smallest number of rows per product for which BLAS is used where the BLAS
 #: has small-matrix kernels (or is not known): measured with OpenBLAS's
-#: "SkylakeX" kernels (AVX-512), the table above.
+#: "SkylakeX" kernels (AVX-512), the first table above (before the weight
+#: gradient's loops were rewritten with explicit vector blocks).
 BLAS_MIN_ROWS_SMALL_KERNELS = 5
 
-#: The same where OpenBLAS packs even small operands (its "Haswell" kernels,
-#: as on AMD Zen 3): W1 epochs, float32, loops against BLAS 1.27x faster
-#: at 8 and 10 rows, 1.00x at 12, 1.10x slower at 16.
-BLAS_MIN_ROWS_PACKING = 12
+#: Where OpenBLAS packs even small operands (its "Haswell" kernels, as on AMD
+#: Zen 3), BLAS is used from rows x (widest layer's units) of this on. With
+#: the explicit-vector weight gradient (kernels/simd.py), loops against BLAS,
+#: float32 / float64, median of 5 epochs (kernel_choice.py): W1 (30 units)
+#: loops 1.14 / 1.25x faster at 24 rows, 1.16 / 1.20x at 32, 1.12 / 1.15x at
+#: 40, even at 128; W2 (100 units) loops 1.10 / 1.01x at 24 rows, 1.06x /
+#: BLAS 1.04x at 32, BLAS 1.13 / 1.13x at 40 (and W2 float64 epochs at 32
+#: rows 0.630 s on loops against 0.579 s on BLAS in another run). So the
+#: crossover goes with the work per product, not the rows alone: BLAS from
+#: 32 rows for 100 units, from 107 for 30.
+BLAS_MIN_ROW_UNITS_PACKING = 3200
 
-#: The threshold in effect on this machine.
-BLAS_MIN_ROWS = (BLAS_MIN_ROWS_PACKING if blas.CORE and not blas.CORE.startswith(blas.SMALL_MATRIX_CORES)
-                 else BLAS_MIN_ROWS_SMALL_KERNELS)
+#: When set (an int), every network uses BLAS from this many rows on: the
+#: tests and benchmarks/kernel_choice.py force one kind of kernel with it.
+#: None: the threshold is chosen per network (blas_min_rows).
+BLAS_MIN_ROWS = None
+
+
+def blas_min_rows(layout):
+    """Rows per product from which BLAS computes the layer products of a
+    network with ``layout`` on this machine's BLAS (see above)."""
+    if BLAS_MIN_ROWS is not None:
+        return BLAS_MIN_ROWS
+    if blas.CORE and not blas.CORE.startswith(blas.SMALL_MATRIX_CORES):
+        widest = max(int(layout[l, N_OUT]) for l in range(layout.shape[0]))
+        return max(1, -(-BLAS_MIN_ROW_UNITS_PACKING // widest))
+    return BLAS_MIN_ROWS_SMALL_KERNELS
+
 
 #: Smallest layer product (2 x rows x n_in x n_out FLOPs) for which BLAS's
 #: own threads pay. Serial epochs, one thread against two, median of 3
@@ -67,7 +88,7 @@ def choose_blas(layout, rows):
     """Which kernels compute the products over ``rows`` rows: None for BLAS in
     every layer (kernels compiled for None contain no loop kernels, so they
     compile faster), else int64 flags per layer, 1 = BLAS, 0 = loops."""
-    if rows >= BLAS_MIN_ROWS:
+    if rows >= blas_min_rows(layout):
         return None
     return np.zeros(layout.shape[0], dtype=np.int64)
 

@@ -107,6 +107,37 @@ def test_column_blocks_of_the_forward_product_equal_the_whole(dtype, n_rows):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_rows", [1, 3, 9])
+def test_weight_gradient_blocks_match_reference_and_any_row_split(dtype, n_rows):
+    """dW += Dᵀ X[rows], db += Σ D through every block of kernels/simd.py:
+    n_in covers two 2-vector column blocks, a 1-vector block and a 3-column
+    scalar tail, n_out three 4-row blocks and 2 single rows. Any split of
+    dW's rows (the parallel tasks', at any offset) gives dW bit for bit, as
+    every element is accumulated in the same order in every block shape;
+    rows outside the split are not touched."""
+    from fastbp.kernels import dense, simd
+    lanes = simd.VECTOR_BYTES // np.dtype(dtype).itemsize
+    n_in, n_out = 2 * (2 * lanes) + lanes + 3, 14
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(20, n_in)).astype(dtype)
+    D = rng.normal(size=(n_rows + 2, n_out)).astype(dtype)
+    W0 = rng.normal(size=(n_out, n_in)).astype(dtype)
+    b0 = rng.normal(size=n_out).astype(dtype)
+    rows = rng.choice(20, n_rows, replace=False).astype(np.int64)
+    whole_w, whole_b = W0.copy(), b0.copy()
+    K.dense_backward_params(D, X, rows, whole_w, whole_b)
+    d64 = D[:n_rows].astype(np.float64)
+    assert_close(whole_w, W0 + d64.T @ X[rows].astype(np.float64), dtype, "dW")
+    assert_close(whole_b, b0 + d64.sum(axis=0), dtype, "db")
+    split_w, split_b = W0.copy(), b0.copy()
+    for j0, j1 in [(0, 5), (5, 11), (11, 13)]:
+        dense.dense_backward_params_rows(D, X, rows, split_w, split_b, j0, j1)
+    np.testing.assert_array_equal(split_w[:13], whole_w[:13])
+    np.testing.assert_array_equal(split_w[13], W0[13])
+    np.testing.assert_array_equal(split_b[13], b0[13])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", ELEMENTWISE)
 @pytest.mark.parametrize("keep", [1.0, 0.8])
 def test_derivative_from_output_matches_reference(name, dtype, keep):

@@ -6,17 +6,21 @@ contiguous inner loop of every product (2.6x faster than (n_in, n_out) on
 input is addressed through a row-index array: for the first layer those are
 the mini-batch's rows of X, so no gathered copy of the batch is ever made.
 
-The products are register-blocked: the forward pass computes 4 samples x
-3 outputs per sweep over the inputs, the weight gradient adds 8 (or 4)
-samples into 4 weight rows per sweep, so each loaded element feeds several
+The products are register-blocked. The forward pass computes 4 samples x
+3 outputs per sweep over the inputs, so each loaded element feeds several
 multiply-adds. In cache, on 8 x 784 x 32 blocks, a 4 x 4 forward block ran
-at 46 (float64) and 101 (float32) GFLOP/s and the gradient at 42 / 75, on
-the AVX-512 Xeon, against 20-32 / 44-67 for 1x8, 2x2 or 2x4 blocks and
-14 / 23 for one axpy at a time. On AVX2 (16 vector registers) the 4 x 4
-forward block spilled; 4 x 3 fits, and made the forward product of 50,000
-rows 1.36-1.50x faster at 32-row batches (float32 and float64, 30 and 100
-outputs) and 1.08-1.27x at 10-row batches; 3 x 4 was 1.15-1.33x slower than
-4 x 4. Which products use these loops and which use BLAS is decided in
+at 46 (float64) and 101 (float32) GFLOP/s on the AVX-512 Xeon, against
+20-32 / 44-67 for 1x8, 2x2 or 2x4 blocks. On AVX2 (16 vector registers)
+the 4 x 4 forward block spilled; 4 x 3 fits, and made the forward product
+of 50,000 rows 1.36-1.50x faster at 32-row batches (float32 and float64,
+30 and 100 outputs) and 1.08-1.27x at 10-row batches; 3 x 4 was 1.15-1.33x
+slower than 4 x 4. The weight gradient keeps a block of 4 rows x 2 vectors
+of dW in registers while every sample of the batch is multiplied into it
+(explicit vectors, kernels/simd.py): W1 float32 epochs 1.07-1.18x faster
+than with the former 8-samples x 4-rows loop, which loaded and stored dW
+once per 8 samples (whole epochs alternating in one process; 4 x 3,
+6 x 2, 5 x 2 and 2 x 4 blocks were no faster).
+Which products use these loops and which use BLAS is decided in
 fastbp/_dispatch.py.
 """
 
@@ -25,6 +29,7 @@ from numba import njit
 from .._config import JIT
 from .activations import activate_rows, scale_by_derivative
 from .blas import gemm
+from .simd import VECTOR_BYTES, outer_1_scalar, outer_1x1, outer_1x2, outer_4_scalar, outer_4x1, outer_4x2
 
 
 @njit(**JIT)
@@ -163,77 +168,6 @@ def dense_products(src, rows, W, b, Z, j_start, j_stop):
 
 
 @njit(**JIT)
-def _axpy4x4(G, j, src, r0, r1, r2, r3,
-             d00, d01, d02, d03, d10, d11, d12, d13, d20, d21, d22, d23, d30, d31, d32, d33):
-    """G[j+q] += Σ_c d_cq src[r_c] for 4 weight-gradient rows and 4 input rows."""
-    for k in range(G.shape[1]):
-        a0 = src[r0, k]
-        a1 = src[r1, k]
-        a2 = src[r2, k]
-        a3 = src[r3, k]
-        G[j, k] += d00 * a0 + d10 * a1 + d20 * a2 + d30 * a3
-        G[j + 1, k] += d01 * a0 + d11 * a1 + d21 * a2 + d31 * a3
-        G[j + 2, k] += d02 * a0 + d12 * a1 + d22 * a2 + d32 * a3
-        G[j + 3, k] += d03 * a0 + d13 * a1 + d23 * a2 + d33 * a3
-
-
-@njit(**JIT)
-def _axpy8x4(G, j, src, r0, r1, r2, r3, r4, r5, r6, r7, D, i):
-    """G[j+q] += Σ_c D[i+c, j+q] src[r_c] for 4 weight-gradient rows and 8 input rows.
-
-    Twice the rows of _axpy4x4 per load and store of G: on 8 x 784 x 100
-    blocks 90 against 83 GFLOP/s (float32) and 44 against 37 (float64).
-    """
-    c00, c01, c02, c03 = D[i, j], D[i, j + 1], D[i, j + 2], D[i, j + 3]
-    c10, c11, c12, c13 = D[i + 1, j], D[i + 1, j + 1], D[i + 1, j + 2], D[i + 1, j + 3]
-    c20, c21, c22, c23 = D[i + 2, j], D[i + 2, j + 1], D[i + 2, j + 2], D[i + 2, j + 3]
-    c30, c31, c32, c33 = D[i + 3, j], D[i + 3, j + 1], D[i + 3, j + 2], D[i + 3, j + 3]
-    c40, c41, c42, c43 = D[i + 4, j], D[i + 4, j + 1], D[i + 4, j + 2], D[i + 4, j + 3]
-    c50, c51, c52, c53 = D[i + 5, j], D[i + 5, j + 1], D[i + 5, j + 2], D[i + 5, j + 3]
-    c60, c61, c62, c63 = D[i + 6, j], D[i + 6, j + 1], D[i + 6, j + 2], D[i + 6, j + 3]
-    c70, c71, c72, c73 = D[i + 7, j], D[i + 7, j + 1], D[i + 7, j + 2], D[i + 7, j + 3]
-    for k in range(G.shape[1]):
-        a0 = src[r0, k]
-        a1 = src[r1, k]
-        a2 = src[r2, k]
-        a3 = src[r3, k]
-        a4 = src[r4, k]
-        a5 = src[r5, k]
-        a6 = src[r6, k]
-        a7 = src[r7, k]
-        G[j, k] += c00 * a0 + c10 * a1 + c20 * a2 + c30 * a3 + c40 * a4 + c50 * a5 + c60 * a6 + c70 * a7
-        G[j + 1, k] += c01 * a0 + c11 * a1 + c21 * a2 + c31 * a3 + c41 * a4 + c51 * a5 + c61 * a6 + c71 * a7
-        G[j + 2, k] += c02 * a0 + c12 * a1 + c22 * a2 + c32 * a3 + c42 * a4 + c52 * a5 + c62 * a6 + c72 * a7
-        G[j + 3, k] += c03 * a0 + c13 * a1 + c23 * a2 + c33 * a3 + c43 * a4 + c53 * a5 + c63 * a6 + c73 * a7
-
-
-@njit(**JIT)
-def _axpy4x1(G, j, src, r0, r1, r2, r3, d0, d1, d2, d3):
-    """G[j] += Σ_c d_c src[r_c] for one weight-gradient row and 4 input rows."""
-    for k in range(G.shape[1]):
-        G[j, k] += d0 * src[r0, k] + d1 * src[r1, k] + d2 * src[r2, k] + d3 * src[r3, k]
-
-
-@njit(**JIT)
-def _axpy2x4(G, j, src, r0, r1, d00, d01, d02, d03, d10, d11, d12, d13):
-    """G[j+q] += d_0q src[r_0] + d_1q src[r_1] for 4 weight-gradient rows and 2 input rows."""
-    for k in range(G.shape[1]):
-        a0 = src[r0, k]
-        a1 = src[r1, k]
-        G[j, k] += d00 * a0 + d10 * a1
-        G[j + 1, k] += d01 * a0 + d11 * a1
-        G[j + 2, k] += d02 * a0 + d12 * a1
-        G[j + 3, k] += d03 * a0 + d13 * a1
-
-
-@njit(**JIT)
-def _axpy2x1(G, j, src, r0, r1, d0, d1):
-    """G[j] += d_0 src[r_0] + d_1 src[r_1] for one weight-gradient row and 2 input rows."""
-    for k in range(G.shape[1]):
-        G[j, k] += d0 * src[r0, k] + d1 * src[r1, k]
-
-
-@njit(**JIT)
 def dense_backward_params(delta, src, rows, dW, db):
     """dW += deltaᵀ src[rows] and db += Σ_i delta[i] (BP4, BP3).
 
@@ -245,52 +179,37 @@ def dense_backward_params(delta, src, rows, dW, db):
 @njit(**JIT)
 def dense_backward_params_rows(delta, src, rows, dW, db, j_start, j_stop):
     """``dense_backward_params`` for the output units j_start <= j < j_stop only:
-    the parallel path splits the weight update over threads by rows of W."""
+    the parallel path splits the weight update over threads by rows of W.
+
+    Blocks of 4 rows x 2 vectors of dW take every sample of the batch in
+    registers (simd.py); the column loop is outermost so each block's slice
+    of the batch stays in L1. Every element is accumulated in the same order
+    whatever block it falls in, so any split of the rows gives the same dW.
+    """
     n = rows.shape[0]
+    n_in = dW.shape[1]
+    lanes = VECTOR_BYTES // dW.itemsize
+    k2 = n_in - n_in % (2 * lanes)
+    k1 = n_in - n_in % lanes
     j4 = j_start + (j_stop - j_start) - (j_stop - j_start) % 4
-    zero = dW.dtype.type(0.0)
-    D = delta
-    n8 = n - n % 8
-    for i in range(0, n8, 8):
-        r0, r1, r2, r3 = rows[i], rows[i + 1], rows[i + 2], rows[i + 3]
-        r4, r5, r6, r7 = rows[i + 4], rows[i + 5], rows[i + 6], rows[i + 7]
+    for k0 in range(0, k2, 2 * lanes):
         for j in range(j_start, j4, 4):
-            _axpy8x4(dW, j, src, r0, r1, r2, r3, r4, r5, r6, r7, D, i)
+            outer_4x2(dW, j, k0, src, rows, n, delta)
         for j in range(j4, j_stop):
-            _axpy4x1(dW, j, src, r0, r1, r2, r3, D[i, j], D[i + 1, j], D[i + 2, j], D[i + 3, j])
-            _axpy4x1(dW, j, src, r4, r5, r6, r7, D[i + 4, j], D[i + 5, j], D[i + 6, j], D[i + 7, j])
-    n4 = n - n % 4 if n % 4 < 3 else n + 1   # a remainder of 3 rows goes in a padded 4-row block
-    for i in range(n8, n4, 4):
-        # A padded block repeats its last row with zero coefficients.
-        i1 = min(i + 1, n - 1)
-        i2 = min(i + 2, n - 1)
-        i3 = min(i + 3, n - 1)
-        m3 = i + 3 < n
-        r0, r1, r2, r3 = rows[i], rows[i1], rows[i2], rows[i3]
+            outer_1x2(dW, j, k0, src, rows, n, delta)
+    if k1 > k2:
         for j in range(j_start, j4, 4):
-            _axpy4x4(dW, j, src, r0, r1, r2, r3,
-                     D[i, j], D[i, j + 1], D[i, j + 2], D[i, j + 3],
-                     D[i1, j], D[i1, j + 1], D[i1, j + 2], D[i1, j + 3],
-                     D[i2, j], D[i2, j + 1], D[i2, j + 2], D[i2, j + 3],
-                     D[i3, j] if m3 else zero, D[i3, j + 1] if m3 else zero,
-                     D[i3, j + 2] if m3 else zero, D[i3, j + 3] if m3 else zero)
+            outer_4x1(dW, j, k2, src, rows, n, delta)
         for j in range(j4, j_stop):
-            _axpy4x1(dW, j, src, r0, r1, r2, r3, D[i, j], D[i1, j], D[i2, j], D[i3, j] if m3 else zero)
-    if n4 < n:   # 1 or 2 rows left: a 2-row block
-        i = n4
-        i1 = min(i + 1, n - 1)
-        m1 = i + 1 < n
-        r0, r1 = rows[i], rows[i1]
+            outer_1x1(dW, j, k2, src, rows, n, delta)
+    for k in range(k1, n_in):
         for j in range(j_start, j4, 4):
-            _axpy2x4(dW, j, src, r0, r1,
-                     D[i, j], D[i, j + 1], D[i, j + 2], D[i, j + 3],
-                     D[i1, j] if m1 else zero, D[i1, j + 1] if m1 else zero,
-                     D[i1, j + 2] if m1 else zero, D[i1, j + 3] if m1 else zero)
+            outer_4_scalar(dW, j, k, src, rows, n, delta)
         for j in range(j4, j_stop):
-            _axpy2x1(dW, j, src, r0, r1, D[i, j], D[i1, j] if m1 else zero)
+            outer_1_scalar(dW, j, k, src, rows, n, delta)
     for i in range(n):
         for j in range(j_start, j_stop):
-            db[j] += D[i, j]
+            db[j] += delta[i, j]
 
 
 @njit(**JIT)
