@@ -29,7 +29,22 @@ from numba import njit
 from .._config import JIT
 from .activations import activate_rows, scale_by_derivative
 from .blas import gemm
-from .simd import VECTOR_BYTES, outer_1_scalar, outer_1x1, outer_1x2, outer_4_scalar, outer_4x1, outer_4x2
+from .simd import (
+    VECTOR_BYTES,
+    outer_1_scalar,
+    outer_1x1,
+    outer_1x2,
+    outer_4_scalar,
+    outer_4x1,
+    outer_4x2,
+    sharded_1_scalar,
+    sharded_1x1,
+    sharded_1x2,
+    sharded_4_scalar,
+    sharded_4x1,
+    sharded_4x2,
+)
+from .views import view_2d
 
 
 @njit(**JIT)
@@ -178,38 +193,75 @@ def dense_backward_params(delta, src, rows, dW, db):
 
 @njit(**JIT)
 def dense_backward_params_rows(delta, src, rows, dW, db, j_start, j_stop):
-    """``dense_backward_params`` for the output units j_start <= j < j_stop only:
-    the parallel path splits the weight update over threads by rows of W.
+    """``dense_backward_params`` for the output units j_start <= j < j_stop only.
+
+    delta must be C-contiguous with n_out columns (a work buffer's view).
+    """
+    D2 = view_2d(delta, 0, 1, delta.shape[0] * delta.shape[1])   # the batch as one shard
+    weight_gradient(dW, db, D2, 0, src, rows, 0, True, 1, rows.shape[0], j_start, j_stop)
+
+
+@njit(**JIT)
+def weight_gradient(dW, db, D2, d_off, src, rows, src_off, by_row, n_shards, size, j_start, j_stop):
+    """dW[j] += Σ_t D[t, j] x_t and db[j] += Σ_t D[t, j] for j_start <= j < j_stop
+    over the ``size`` samples t of a batch in ``n_shards`` shards.
+
+    Addressing as in ``simd._outer_block``: D2 (n_shards, width), sample t
+    (the i-th of shard s) with deltas at D2[s, d_off + i·n_out ...]; its
+    input x_t is src[rows[t]] if ``by_row``, else src[s, src_off + i·n_in
+    ...]. dW: (n_out, n_in); db: (n_out,). The parallel path splits dW's
+    rows over threads and keeps its shards' buffers; the serial path passes
+    its batch as one shard.
 
     Blocks of 4 rows x 2 vectors of dW take every sample of the batch in
-    registers (simd.py); the column loop is outermost so each block's slice
-    of the batch stays in L1. Every element is accumulated in the same order
-    whatever block it falls in, so any split of the rows gives the same dW.
+    registers (simd.py); the column loop is outermost so the batch's slice
+    of those columns stays in L1. Every element is accumulated in the same
+    order whatever block it falls in, so any split of the rows, and of the
+    batch into shards, gives the same dW.
     """
-    n = rows.shape[0]
-    n_in = dW.shape[1]
+    n_out, n_in = dW.shape
     lanes = VECTOR_BYTES // dW.itemsize
     k2 = n_in - n_in % (2 * lanes)
     k1 = n_in - n_in % lanes
     j4 = j_start + (j_stop - j_start) - (j_stop - j_start) % 4
     for k0 in range(0, k2, 2 * lanes):
         for j in range(j_start, j4, 4):
-            outer_4x2(dW, j, k0, src, rows, n, delta)
+            if by_row:
+                outer_4x2(dW, j, k0, src, rows, src_off, D2, d_off, n_shards, size)
+            else:
+                sharded_4x2(dW, j, k0, src, rows, src_off, D2, d_off, n_shards, size)
         for j in range(j4, j_stop):
-            outer_1x2(dW, j, k0, src, rows, n, delta)
-    if k1 > k2:
+            if by_row:
+                outer_1x2(dW, j, k0, src, rows, src_off, D2, d_off, n_shards, size)
+            else:
+                sharded_1x2(dW, j, k0, src, rows, src_off, D2, d_off, n_shards, size)
+    if k1 > k2:   # one vector of columns left
         for j in range(j_start, j4, 4):
-            outer_4x1(dW, j, k2, src, rows, n, delta)
+            if by_row:
+                outer_4x1(dW, j, k2, src, rows, src_off, D2, d_off, n_shards, size)
+            else:
+                sharded_4x1(dW, j, k2, src, rows, src_off, D2, d_off, n_shards, size)
         for j in range(j4, j_stop):
-            outer_1x1(dW, j, k2, src, rows, n, delta)
+            if by_row:
+                outer_1x1(dW, j, k2, src, rows, src_off, D2, d_off, n_shards, size)
+            else:
+                sharded_1x1(dW, j, k2, src, rows, src_off, D2, d_off, n_shards, size)
     for k in range(k1, n_in):
         for j in range(j_start, j4, 4):
-            outer_4_scalar(dW, j, k, src, rows, n, delta)
+            if by_row:
+                outer_4_scalar(dW, j, k, src, rows, src_off, D2, d_off, n_shards, size)
+            else:
+                sharded_4_scalar(dW, j, k, src, rows, src_off, D2, d_off, n_shards, size)
         for j in range(j4, j_stop):
-            outer_1_scalar(dW, j, k, src, rows, n, delta)
-    for i in range(n):
-        for j in range(j_start, j_stop):
-            db[j] += delta[i, j]
+            if by_row:
+                outer_1_scalar(dW, j, k, src, rows, src_off, D2, d_off, n_shards, size)
+            else:
+                sharded_1_scalar(dW, j, k, src, rows, src_off, D2, d_off, n_shards, size)
+    for s in range(n_shards):
+        for i in range((s + 1) * size // n_shards - s * size // n_shards):
+            base = d_off + i * n_out
+            for j in range(j_start, j_stop):
+                db[j] += D2[s, base + j]
 
 
 @njit(**JIT)

@@ -34,7 +34,7 @@ from numba import njit, prange
 from .._config import JIT, JIT_PARALLEL
 from .activations import activate_rows
 from .codes import ADAM, B_OFF, MOMENTUM, N_IN, N_OUT, NESTEROV, SGD, UNIT_OFF, W_OFF
-from .dense import dense_backward_params_rows, dense_products
+from .dense import dense_products, weight_gradient
 from .fpu import flush_subnormals, restore_fp_mode
 from .propagate import (
     _error_below,
@@ -95,7 +95,7 @@ def apply_rule(theta, grad, first, second, lo, hi, opt, lr, l2n, l1n, mu, beta1,
 
 
 @njit(**JIT)
-def _task_update(theta, layout, X, rows, ident, shard_work, task, n_shards, fused, opt, lr, keep_w, shrink,
+def _task_update(theta, layout, X, rows, shard_work, task, n_shards, fused, opt, lr, keep_w, shrink,
                  l2n, l1n, mu, beta1, beta2, eps, lr_t, grad, first, second):
     """Phase A's update of one block of output units of one layer (see module docstring)."""
     layer, j0, j1 = task[0], task[1], task[2]
@@ -118,17 +118,14 @@ def _task_update(theta, layout, X, rows, ident, shard_work, task, n_shards, fuse
             for k in range(n_in):
                 target_w[j, k] = zero
             target_b[j] = zero
-    for s in range(n_shards):
-        lo, hi = _shard_bounds(s, n_shards, size)
-        if hi == lo:
-            continue
-        work = _shard(shard_work, s)
-        D = layer_units(work[2], layout, layer, cap)
-        if layer == 0:
-            dense_backward_params_rows(D, X, view_1d(rows, lo, hi - lo), target_w, target_b, j0, j1)
-        else:
-            A_prev = layer_units(work[1], layout, layer - 1, cap)
-            dense_backward_params_rows(D, A_prev, view_1d(ident, 0, hi - lo), target_w, target_b, j0, j1)
+    # Every shard's rows in one pass over each block of W (kernels/simd.py).
+    D2, A2 = shard_work[2], shard_work[1]
+    d_off = cap * layout[layer, UNIT_OFF]
+    if layer == 0:
+        weight_gradient(target_w, target_b, D2, d_off, X, rows, 0, True, n_shards, size, j0, j1)
+    else:
+        weight_gradient(target_w, target_b, D2, d_off, A2, rows, cap * layout[layer - 1, UNIT_OFF], False,
+                        n_shards, size, j0, j1)
     if not fused:
         w0 = layout[layer, W_OFF] + j0 * n_in
         apply_rule(theta, grad, first, second, w0, w0 + (j1 - j0) * n_in, opt, lr, l2n, l1n, mu, beta1, beta2,
@@ -223,7 +220,7 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
         for t in prange(tasks.shape[0]):
             mode = flush_subnormals()          # each worker thread flushes subnormals too
             if pending:
-                _task_update(theta, layout, X, prev_rows, ident, shard_work, tasks[t], n_shards, fused, opt, lr,
+                _task_update(theta, layout, X, prev_rows, shard_work, tasks[t], n_shards, fused, opt, lr,
                              keep_w, shrink, l2n, l1n, mu, beta1, beta2, eps, lr_t, grad, first, second)
             if has_next:
                 _task_forward(theta, layout, X, rows, shard_work, tasks[t], n_shards)

@@ -9,10 +9,16 @@ through memory once per 8 samples instead. Here the block is built directly
 as <lanes x float> values: per sample, 2 vector loads of X and 4 broadcasts
 of D feed 8 fused multiply-adds.
 
+The samples may come in shards, each shard's deltas (and, past the first
+layer, inputs) in its own row of a (n_shards, width) work buffer: the
+parallel path's layout (kernels/parallel.py). The block then stays in
+registers across the shards too.
+
 Every element is computed the same way in every block shape, vector or
-scalar: g ← fmuladd(D[i, j], X[rows[i], k], g) for i = 0, 1, ... in order,
-starting from G[j, k]. So G comes out bit-identical however its rows and
-columns are split into blocks (parallel tasks split the rows).
+scalar: g ← fmuladd(D[t, j], X[t, k], g) for the samples t = 0, 1, ... of
+the batch in order (shard by shard), starting from G[j, k]. So G comes out
+bit-identical however its rows and columns are split into blocks (parallel
+tasks split the rows) and however the batch is split into shards.
 """
 
 from llvmlite import ir
@@ -25,43 +31,48 @@ from numba.extending import intrinsic
 VECTOR_BYTES = 32
 
 
-def _outer_block(n_rows, n_vectors, scalar=False):
-    """An intrinsic ``block(G, j, k0, X, rows, n, D)``:
+def _outer_block(n_rows, n_vectors, scalar, inputs_by_row):
+    """An intrinsic ``block(G, j, k0, src, rows, src_off, D2, d_off, n_shards, size)``:
 
-    G[j+q, k0+c] += Σ_{i<n} D[i, j+q] · X[rows[i], k0+c]
-    for q < n_rows and c < n_vectors·lanes (lanes = 1 if ``scalar``).
+    G[j+q, k0+c] += Σ_t D[t, j+q] · X[t, k0+c]
+    for q < n_rows and c < n_vectors·lanes (lanes = 1 if ``scalar``), over
+    the ``size`` samples t of a batch split into ``n_shards`` shards (shard s
+    holds samples s·size//n_shards up to (s+1)·size//n_shards). Sample t,
+    the i-th of shard s, has its deltas at D2[s, d_off + i·n_out ...] and
+    its input row at src[rows[t]] if ``inputs_by_row``, else at
+    src[s, src_off + i·n_in ...] (src_off, or rows, is then unused).
 
-    G: (n_out, n_in), X: (n_src, n_in), D: (>= n, n_out), one float dtype;
-    rows: (>= n,) int64. No bounds checks: the caller keeps the block inside G.
+    G: (n_out, n_in); D2: (n_shards, width); src: (n_src, n_in) or
+    (n_shards, width); one float dtype; rows: (size,) int64. No bounds
+    checks: the caller keeps the block inside G.
     """
 
     @intrinsic
-    def block(typingctx, G, j, k0, X, rows, n, D):
-        sig = types.void(G, j, k0, X, rows, n, D)
+    def block(typingctx, G, j, k0, src, rows, src_off, D2, d_off, n_shards, size):
+        sig = types.void(G, j, k0, src, rows, src_off, D2, d_off, n_shards, size)
 
         def codegen(context, builder, signature, args):
-            G_val, j_val, k0_val, X_val, rows_val, n_val, D_val = args
-            G_ty, j_ty, k0_ty, X_ty, rows_ty, n_ty, D_ty = signature.args
+            G_ty, _, _, src_ty, rows_ty, _, D_ty = signature.args[:7]
+            j, k0, src_off, d_off, n_shards, size = (
+                context.cast(builder, args[a], signature.args[a], types.intp) for a in (1, 2, 5, 7, 8, 9))
+            G_arr = context.make_array(G_ty)(context, builder, args[0])
+            src_arr = context.make_array(src_ty)(context, builder, args[3])
+            rows_arr = context.make_array(rows_ty)(context, builder, args[4])
+            D_arr = context.make_array(D_ty)(context, builder, args[6])
             fty = context.get_value_type(G_ty.dtype)
             itemsize = context.get_abi_sizeof(fty)
             lanes = 1 if scalar else VECTOR_BYTES // itemsize
             vty = fty if scalar else ir.VectorType(fty, lanes)
+            intp = context.get_value_type(types.intp)
             # fmuladd: fused where the CPU has FMA, never a slow library call where not.
             suffix = f"f{8 * itemsize}" if scalar else f"v{lanes}f{8 * itemsize}"
             fmuladd = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty] * 3),
                                                      f"llvm.fmuladd.{suffix}")
-            G_arr = context.make_array(G_ty)(context, builder, G_val)
-            X_arr = context.make_array(X_ty)(context, builder, X_val)
-            rows_arr = context.make_array(rows_ty)(context, builder, rows_val)
-            D_arr = context.make_array(D_ty)(context, builder, D_val)
-            j = context.cast(builder, j_val, j_ty, types.intp)
-            k0 = context.cast(builder, k0_val, k0_ty, types.intp)
-            n = context.cast(builder, n_val, n_ty, types.intp)
-            intp = context.get_value_type(types.intp)
+            n_out, n_in = cgutils.unpack_tuple(builder, G_arr.shape, 2)
             column = [builder.add(k0, ir.Constant(intp, v * lanes)) for v in range(n_vectors)]
             unit = [builder.add(j, ir.Constant(intp, q)) for q in range(n_rows)]
 
-            def vector_at(ty, arr, r, k):
+            def pointer(ty, arr, r, k):
                 ptr = cgutils.get_item_pointer(context, builder, ty, arr, [r, k])
                 return ptr if scalar else builder.bitcast(ptr, vty.as_pointer())
 
@@ -77,20 +88,31 @@ def _outer_block(n_rows, n_vectors, scalar=False):
             for q in range(n_rows):
                 for v in range(n_vectors):
                     acc[q, v] = cgutils.alloca_once(builder, vty)
-                    builder.store(builder.load(vector_at(G_ty, G_arr, unit[q], column[v]), align=itemsize),
+                    builder.store(builder.load(pointer(G_ty, G_arr, unit[q], column[v]), align=itemsize),
                                   acc[q, v])
-            with cgutils.for_range(builder, n) as loop:
-                i = loop.index
-                r = builder.load(cgutils.get_item_pointer(context, builder, rows_ty, rows_arr, [i]))
-                r = context.cast(builder, r, rows_ty.dtype, types.intp)
-                x = [builder.load(vector_at(X_ty, X_arr, r, column[v]), align=itemsize) for v in range(n_vectors)]
-                for q in range(n_rows):
-                    d = splat(builder.load(cgutils.get_item_pointer(context, builder, D_ty, D_arr, [i, unit[q]])))
-                    for v in range(n_vectors):
-                        builder.store(builder.call(fmuladd, [d, x[v], builder.load(acc[q, v])]), acc[q, v])
+            with cgutils.for_range(builder, n_shards) as shards:
+                s = shards.index
+                lo = builder.sdiv(builder.mul(s, size), n_shards)
+                hi = builder.sdiv(builder.mul(builder.add(s, ir.Constant(intp, 1)), size), n_shards)
+                with cgutils.for_range(builder, builder.sub(hi, lo)) as samples:
+                    i = samples.index
+                    if inputs_by_row:
+                        r = builder.load(cgutils.get_item_pointer(context, builder, rows_ty, rows_arr,
+                                                                  [builder.add(lo, i)]))
+                        x_row, x_col = context.cast(builder, r, rows_ty.dtype, types.intp), ir.Constant(intp, 0)
+                    else:
+                        x_row, x_col = s, builder.add(src_off, builder.mul(i, n_in))
+                    x = [builder.load(pointer(src_ty, src_arr, x_row, builder.add(x_col, column[v])),
+                                      align=itemsize) for v in range(n_vectors)]
+                    d_col = builder.add(d_off, builder.mul(i, n_out))
+                    for q in range(n_rows):
+                        d = splat(builder.load(cgutils.get_item_pointer(context, builder, D_ty, D_arr,
+                                                                        [s, builder.add(d_col, unit[q])])))
+                        for v in range(n_vectors):
+                            builder.store(builder.call(fmuladd, [d, x[v], builder.load(acc[q, v])]), acc[q, v])
             for q in range(n_rows):
                 for v in range(n_vectors):
-                    builder.store(builder.load(acc[q, v]), vector_at(G_ty, G_arr, unit[q], column[v]),
+                    builder.store(builder.load(acc[q, v]), pointer(G_ty, G_arr, unit[q], column[v]),
                                   align=itemsize)
             return context.get_dummy_value()
 
@@ -99,13 +121,16 @@ def _outer_block(n_rows, n_vectors, scalar=False):
     return block
 
 
-#: The weight gradient's blocks: 4 rows x 2 vectors (8 accumulators, enough
-#: independent chains to cover FMA latency on 2 ports), 1-row and 1-vector
-#: remainders, and a scalar column for n_in not a multiple of the lanes.
-outer_4x2 = _outer_block(4, 2)
-outer_1x2 = _outer_block(1, 2)
-outer_4x1 = _outer_block(4, 1)
-outer_1x1 = _outer_block(1, 1)
-outer_4_scalar = _outer_block(4, 1, scalar=True)
-outer_1_scalar = _outer_block(1, 1, scalar=True)
+def _block_family(inputs_by_row):
+    """The weight gradient's blocks: 4 rows x 2 vectors (8 accumulators, enough
+    independent chains to cover FMA latency on 2 ports), 1-row and 1-vector
+    remainders, and a scalar column for n_in not a multiple of the lanes."""
+    return tuple(_outer_block(rows, vectors, scalar, inputs_by_row)
+                 for rows, vectors, scalar in [(4, 2, False), (1, 2, False), (4, 1, False), (1, 1, False),
+                                               (4, 1, True), (1, 1, True)])
 
+
+#: Input rows of X (or of a layer's units) picked by an index array.
+(outer_4x2, outer_1x2, outer_4x1, outer_1x1, outer_4_scalar, outer_1_scalar) = _block_family(True)
+#: Input rows in the shards' work buffers.
+(sharded_4x2, sharded_1x2, sharded_4x1, sharded_1x1, sharded_4_scalar, sharded_1_scalar) = _block_family(False)
