@@ -139,15 +139,17 @@ def test_weight_gradient_blocks_match_reference_and_any_row_split(dtype, n_rows)
     # its own row of a work buffer at an offset; inputs by row index or in
     # the shards' buffers: the same dW and db bit for bit (the same order).
     n_shards, d_off, src_off, width = 3, 5, 2, 5 + 4 * (n_out + n_in)
+    shard_rows = -(-n_rows // n_shards)      # 1 row: the last two shards are empty
     D2 = np.full((n_shards, width), np.nan, dtype)
     A2 = np.full((n_shards, width), np.nan, dtype)
     for s in range(n_shards):
-        lo, hi = s * n_rows // n_shards, (s + 1) * n_rows // n_shards
+        lo, hi = min(s * shard_rows, n_rows), min((s + 1) * shard_rows, n_rows)
         D2[s, d_off:d_off + (hi - lo) * n_out] = D[lo:hi].ravel()
         A2[s, src_off:src_off + (hi - lo) * n_in] = X[rows[lo:hi]].ravel()
     for by_row, src in [(True, X), (False, A2)]:
         shard_w, shard_b = W0.copy(), b0.copy()
-        dense.weight_gradient(shard_w, shard_b, D2, d_off, src, rows, src_off, by_row, n_shards, n_rows, 0, n_out)
+        dense.weight_gradient(shard_w, shard_b, D2, d_off, src, rows, src_off, by_row, n_shards, shard_rows, n_rows,
+                              0, n_out)
         np.testing.assert_array_equal(shard_w, whole_w)
         np.testing.assert_array_equal(shard_b, whole_b)
 

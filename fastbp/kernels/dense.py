@@ -198,13 +198,14 @@ def dense_backward_params_rows(delta, src, rows, dW, db, j_start, j_stop):
     delta must be C-contiguous with n_out columns (a work buffer's view).
     """
     D2 = view_2d(delta, 0, 1, delta.shape[0] * delta.shape[1])   # the batch as one shard
-    weight_gradient(dW, db, D2, 0, src, rows, 0, True, 1, rows.shape[0], j_start, j_stop)
+    weight_gradient(dW, db, D2, 0, src, rows, 0, True, 1, rows.shape[0], rows.shape[0], j_start, j_stop)
 
 
 @njit(**JIT)
-def weight_gradient(dW, db, D2, d_off, src, rows, src_off, by_row, n_shards, size, j_start, j_stop):
+def weight_gradient(dW, db, D2, d_off, src, rows, src_off, by_row, n_shards, shard_rows, size, j_start, j_stop):
     """dW[j] += Σ_t D[t, j] x_t and db[j] += Σ_t D[t, j] for j_start <= j < j_stop
-    over the ``size`` samples t of a batch in ``n_shards`` shards.
+    over the ``size`` samples t of a batch in ``n_shards`` shards of
+    ``shard_rows`` rows (the last ones shorter or empty).
 
     Addressing as in ``simd._outer_block``: D2 (n_shards, width), sample t
     (the i-th of shard s) with deltas at D2[s, d_off + i·n_out ...]; its
@@ -227,38 +228,38 @@ def weight_gradient(dW, db, D2, d_off, src, rows, src_off, by_row, n_shards, siz
     for k0 in range(0, k2, 2 * lanes):
         for j in range(j_start, j4, 4):
             if by_row:
-                outer_4x2(dW, j, k0, src, rows, src_off, D2, d_off, n_shards, size)
+                outer_4x2(dW, j, k0, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
             else:
-                sharded_4x2(dW, j, k0, src, rows, src_off, D2, d_off, n_shards, size)
+                sharded_4x2(dW, j, k0, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
         for j in range(j4, j_stop):
             if by_row:
-                outer_1x2(dW, j, k0, src, rows, src_off, D2, d_off, n_shards, size)
+                outer_1x2(dW, j, k0, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
             else:
-                sharded_1x2(dW, j, k0, src, rows, src_off, D2, d_off, n_shards, size)
+                sharded_1x2(dW, j, k0, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
     if k1 > k2:   # one vector of columns left
         for j in range(j_start, j4, 4):
             if by_row:
-                outer_4x1(dW, j, k2, src, rows, src_off, D2, d_off, n_shards, size)
+                outer_4x1(dW, j, k2, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
             else:
-                sharded_4x1(dW, j, k2, src, rows, src_off, D2, d_off, n_shards, size)
+                sharded_4x1(dW, j, k2, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
         for j in range(j4, j_stop):
             if by_row:
-                outer_1x1(dW, j, k2, src, rows, src_off, D2, d_off, n_shards, size)
+                outer_1x1(dW, j, k2, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
             else:
-                sharded_1x1(dW, j, k2, src, rows, src_off, D2, d_off, n_shards, size)
+                sharded_1x1(dW, j, k2, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
     for k in range(k1, n_in):
         for j in range(j_start, j4, 4):
             if by_row:
-                outer_4_scalar(dW, j, k, src, rows, src_off, D2, d_off, n_shards, size)
+                outer_4_scalar(dW, j, k, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
             else:
-                sharded_4_scalar(dW, j, k, src, rows, src_off, D2, d_off, n_shards, size)
+                sharded_4_scalar(dW, j, k, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
         for j in range(j4, j_stop):
             if by_row:
-                outer_1_scalar(dW, j, k, src, rows, src_off, D2, d_off, n_shards, size)
+                outer_1_scalar(dW, j, k, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
             else:
-                sharded_1_scalar(dW, j, k, src, rows, src_off, D2, d_off, n_shards, size)
+                sharded_1_scalar(dW, j, k, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
     for s in range(n_shards):
-        for i in range((s + 1) * size // n_shards - s * size // n_shards):
+        for i in range(max(0, min(shard_rows, size - s * shard_rows))):
             base = d_off + i * n_out
             for j in range(j_start, j_stop):
                 db[j] += D2[s, base + j]

@@ -53,8 +53,10 @@ from .views import view_1d
 
 
 @njit(**JIT)
-def _shard_bounds(s, n_shards, size):
-    return (s * size) // n_shards, ((s + 1) * size) // n_shards
+def _shard_bounds(s, shard_rows, size):
+    """Shard s of a ``size``-row batch: rows s·shard_rows up to (s+1)·shard_rows,
+    clipped to the batch (the kernels in simd.py split batches the same way)."""
+    return min(s * shard_rows, size), min((s + 1) * shard_rows, size)
 
 
 @njit(**JIT)
@@ -122,10 +124,10 @@ def _task_update(theta, layout, X, rows, shard_work, task, n_shards, fused, opt,
     D2, A2 = shard_work[2], shard_work[1]
     d_off = cap * layout[layer, UNIT_OFF]
     if layer == 0:
-        weight_gradient(target_w, target_b, D2, d_off, X, rows, 0, True, n_shards, size, j0, j1)
+        weight_gradient(target_w, target_b, D2, d_off, X, rows, 0, True, n_shards, cap, size, j0, j1)
     else:
         weight_gradient(target_w, target_b, D2, d_off, A2, rows, cap * layout[layer - 1, UNIT_OFF], False,
-                        n_shards, size, j0, j1)
+                        n_shards, cap, size, j0, j1)
     if not fused:
         w0 = layout[layer, W_OFF] + j0 * n_in
         apply_rule(theta, grad, first, second, w0, w0 + (j1 - j0) * n_in, opt, lr, l2n, l1n, mu, beta1, beta2,
@@ -147,7 +149,7 @@ def _task_forward(theta, layout, X, rows, shard_work, task, n_shards):
     W, b = layer_params(theta, layout, 0)
     size = rows.shape[0]
     for s in range(n_shards):
-        lo, hi = _shard_bounds(s, n_shards, size)
+        lo, hi = _shard_bounds(s, cap, size)
         if hi > lo:
             Z = layer_units(_shard(shard_work, s)[0], layout, 0, cap)
             dense_products(X, view_1d(rows, lo, hi - lo), W, b, Z, j0, j1)
@@ -239,7 +241,7 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
         size = rows.shape[0]
         for s in prange(n_shards):
             mode = flush_subnormals()
-            lo, hi = _shard_bounds(s, n_shards, size)
+            lo, hi = _shard_bounds(s, cap, size)
             shard_cost[s] = 0.0
             shard_correct[s] = 0
             if hi > lo:

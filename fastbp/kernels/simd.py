@@ -32,12 +32,12 @@ VECTOR_BYTES = 32
 
 
 def _outer_block(n_rows, n_vectors, scalar, inputs_by_row):
-    """An intrinsic ``block(G, j, k0, src, rows, src_off, D2, d_off, n_shards, size)``:
+    """An intrinsic ``block(G, j, k0, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)``:
 
     G[j+q, k0+c] += Σ_t D[t, j+q] · X[t, k0+c]
     for q < n_rows and c < n_vectors·lanes (lanes = 1 if ``scalar``), over
     the ``size`` samples t of a batch split into ``n_shards`` shards (shard s
-    holds samples s·size//n_shards up to (s+1)·size//n_shards). Sample t,
+    holds samples s·shard_rows up to min((s+1)·shard_rows, size)). Sample t,
     the i-th of shard s, has its deltas at D2[s, d_off + i·n_out ...] and
     its input row at src[rows[t]] if ``inputs_by_row``, else at
     src[s, src_off + i·n_in ...] (src_off, or rows, is then unused).
@@ -48,13 +48,13 @@ def _outer_block(n_rows, n_vectors, scalar, inputs_by_row):
     """
 
     @intrinsic
-    def block(typingctx, G, j, k0, src, rows, src_off, D2, d_off, n_shards, size):
-        sig = types.void(G, j, k0, src, rows, src_off, D2, d_off, n_shards, size)
+    def block(typingctx, G, j, k0, src, rows, src_off, D2, d_off, n_shards, shard_rows, size):
+        sig = types.void(G, j, k0, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
 
         def codegen(context, builder, signature, args):
             G_ty, _, _, src_ty, rows_ty, _, D_ty = signature.args[:7]
-            j, k0, src_off, d_off, n_shards, size = (
-                context.cast(builder, args[a], signature.args[a], types.intp) for a in (1, 2, 5, 7, 8, 9))
+            j, k0, src_off, d_off, n_shards, shard_rows, size = (
+                context.cast(builder, args[a], signature.args[a], types.intp) for a in (1, 2, 5, 7, 8, 9, 10))
             G_arr = context.make_array(G_ty)(context, builder, args[0])
             src_arr = context.make_array(src_ty)(context, builder, args[3])
             rows_arr = context.make_array(rows_ty)(context, builder, args[4])
@@ -92,8 +92,10 @@ def _outer_block(n_rows, n_vectors, scalar, inputs_by_row):
                                   acc[q, v])
             with cgutils.for_range(builder, n_shards) as shards:
                 s = shards.index
-                lo = builder.sdiv(builder.mul(s, size), n_shards)
-                hi = builder.sdiv(builder.mul(builder.add(s, ir.Constant(intp, 1)), size), n_shards)
+                # No division here: it would cost as much as a block's work on a 10-row batch.
+                lo = builder.mul(s, shard_rows)
+                hi = builder.add(lo, shard_rows)
+                hi = builder.select(builder.icmp_signed("<", hi, size), hi, size)
                 with cgutils.for_range(builder, builder.sub(hi, lo)) as samples:
                     i = samples.index
                     if inputs_by_row:
