@@ -3,12 +3,11 @@
 For each workload and dtype, one network per mode trains ``--epochs``
 epochs (default 2) per round, the modes interleaved, and the median over
 the rounds of ``fit``'s own time for the *last* epoch of each round
-(``history["time"]``, which leaves out argument checking) is printed. The
-first epoch after a switch of mode absorbs the switch: on the 2-vCPU Zen 3
-host, a parallel epoch that directly followed a serial or one-thread
-epoch took 0.22-0.28 s where the epochs after it took 0.18-0.21 s
-(another mode's threads still spinning or asleep). ``--epochs 1`` measures
-those first epochs, as this script did before:
+(``history["time"]``, which leaves out argument checking) is printed,
+with the same ratio for the first epochs of the rounds beside it: the
+first epoch after a switch of mode may pay for the switch (the other
+mode's threads still spinning or asleep). On the shared 2-vCPU Zen 3 host
+neither is steady: the float32 ratio came out 1.28-1.57x over four runs.
 
 - serial: ``threads=1`` (one BLAS thread, the serial kernels);
 - parallel: ``parallel=True, threads=2`` (sharded mini-batches, loop kernels);
