@@ -22,15 +22,20 @@ but one case (W1 float64 at 8 rows: 1.09x slower). For wide layers BLAS's cache 
 the parallel shard path, where BLAS may not be called.
 
 Where OpenBLAS has no small-matrix kernels it packs both operands on every
-call, and the loops win up to 11 rows. On a 2-core AMD EPYC (Zen 3, AVX2,
-OpenBLAS "Haswell" kernels), seconds, loops / BLAS:
+call. On a 2-core AMD EPYC (Zen 3, AVX2, OpenBLAS "Haswell" kernels), with
+the weight gradient in explicit-vector blocks (kernels/simd.py), seconds
+per 20,000-row epoch, loops / BLAS (three runs of kernel_choice.py):
 
     batch   W1 f32          f64              W2 f32          f64
-    8       0.082 / 0.105   0.122 / 0.111    0.173 / 0.184   0.332 / 0.311
-    10      0.065 / 0.083   0.123 / 0.136    0.196 / 0.232   0.328 / 0.320
-    12      0.083 / 0.083   0.111 / 0.115    0.155 / 0.147   0.317 / 0.294
-    16      0.062 / 0.056   0.096 / 0.095    0.164 / 0.126   0.291 / 0.241
-    32      0.056 / 0.047   0.092 / 0.087    0.156 / 0.108   0.279 / 0.206
+    10      0.076 / 0.107   0.125 / 0.161    0.154 / 0.180   0.283 / 0.340
+    16      0.067 / 0.083   0.109 / 0.132    0.125 / 0.150   0.241 / 0.251
+    24      0.045 / 0.051   0.096 / 0.120    0.108 / 0.118   0.219 / 0.221
+    32      0.059 / 0.069   0.097 / 0.117    0.107 / 0.113   0.238 / 0.229
+    40      0.044 / 0.049   0.080 / 0.092    0.160 / 0.142   0.297 / 0.262
+    64      0.051 / 0.063   0.095 / 0.100    0.122 / 0.107   0.244 / 0.217
+    128     0.069 / 0.063   0.116 / 0.116    0.171 / 0.136   0.254 / 0.209
+
+(Before those blocks BLAS won from 12-16 rows on this host.)
 """
 
 import numpy as np
