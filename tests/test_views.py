@@ -40,3 +40,23 @@ def _make_many(flat, n):
 def test_views_made_in_a_loop_address_their_own_offsets():
     flat = np.arange(16, dtype=np.float64)
     assert _make_many(flat, 1000) == sum(float(7 + i % 8) for i in range(1000))
+
+
+def test_prefetch_rows_compiles_for_every_array_kind_and_changes_nothing():
+    """kernels/prefetch.py is a hint (llvm.prefetch never faults): it must
+    compile for 1-D and 2-D arrays of every dtype the epoch passes it
+    (targets, sample weights, int64 labels), including the last row and
+    rows that end mid cache line, and leave every value as it was."""
+    from fastbp.kernels.prefetch import prefetch_rows
+
+    @njit
+    def touch(A, rows):
+        prefetch_rows(A, rows, 0, rows.shape[0])
+        prefetch_rows(A, rows, 1, 1)          # an empty range
+
+    rows = np.array([4, 0, 2], dtype=np.int64)
+    for A in (np.arange(5 * 3, dtype=np.float32).reshape(5, 3), np.arange(5 * 17, dtype=np.float64).reshape(5, 17),
+              np.arange(5, dtype=np.int64), np.ones(5, dtype=np.float32)):
+        before = A.copy()
+        touch(A, rows)
+        np.testing.assert_array_equal(A, before)

@@ -5,6 +5,7 @@ from numba import njit
 
 from .._config import JIT
 from .fpu import flush_subnormals, restore_fp_mode
+from .prefetch import prefetch_rows
 from .propagate import (
     backward_gradient,
     count_correct,
@@ -63,6 +64,14 @@ def train_epoch(theta, layout, acts, leak, cost, X, Y, sw, labels, order, batch_
     batches = 0
     for start in range(0, n, batch_size):
         rows = view_1d(order, start, min(start + batch_size, n) - start)
+        if start + batch_size < n:
+            # The next batch's targets, weights and labels: short rows at random, each a cache miss when read.
+            following = min(start + 2 * batch_size, n)
+            prefetch_rows(sw, order, start + batch_size, following)
+            if Y.shape[0] > 0:
+                prefetch_rows(Y, order, start + batch_size, following)
+            if with_labels:
+                prefetch_rows(labels, order, start + batch_size, following)
         batch_weight = total_sample_weight(sw, rows)
         if batch_weight == 0.0:
             weighted_cost += nonfinite_probe(X, rows)
