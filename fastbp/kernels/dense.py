@@ -26,7 +26,7 @@ fastbp/_dispatch.py.
 
 from numba import njit
 
-from .._config import JIT
+from .._config import JIT, JIT_INLINE
 from .activations import activate_rows, scale_by_derivative
 from .blas import gemm
 from .simd import (
@@ -139,7 +139,7 @@ def _dot2x1(src, r0, r1, W, j, Z, i0, i1, bj):
     Z[i0, j] = s0 + bj
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def dense_forward(src, rows, W, b, Z, A, act, leak):
     """Z[i] = src[rows[i]] Wᵀ + b and A[i] = f(Z[i]) for i < len(rows).
 
@@ -182,7 +182,7 @@ def dense_products(src, rows, W, b, Z, j_start, j_stop):
             _dot2x1(src, r0, r1, W, j, Z, i, i1, b[j])
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def dense_backward_params(delta, src, rows, dW, db):
     """dW += deltaᵀ src[rows] and db += Σ_i delta[i] (BP4, BP3).
 
@@ -191,7 +191,7 @@ def dense_backward_params(delta, src, rows, dW, db):
     dense_backward_params_rows(delta, src, rows, dW, db, 0, dW.shape[0])
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def dense_backward_params_rows(delta, src, rows, dW, db, j_start, j_stop):
     """``dense_backward_params`` for the output units j_start <= j < j_stop only.
 
@@ -303,7 +303,7 @@ def gather_rows(src, rows, G):
             G[i, k] = src[r, k]
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def dense_forward_blas(src, W, b, Z, A, act, leak, n_rows, S):
     """Z[:n] = src[:n] Wᵀ + b (biases prefilled, one GEMM with beta = 1) and A[:n] = f(Z[:n])."""
     one = W.dtype.type(1.0)
@@ -314,7 +314,7 @@ def dense_forward_blas(src, W, b, Z, A, act, leak, n_rows, S):
     activate_rows(Z, A, n_rows, act, leak)
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def dense_backward_params_blas(delta, src, n_rows, dW, db, alpha, beta, S):
     """dW ← beta·dW + alpha·delta[:n]ᵀ src[:n] and db ← db + alpha·Σ_i delta[i]
     in one GEMM. With alpha = 1, beta = 1 this accumulates the gradient (BP4,
@@ -325,7 +325,7 @@ def dense_backward_params_blas(delta, src, n_rows, dW, db, alpha, beta, S):
             db[j] += alpha * delta[i, j]
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def dense_backward_delta_blas(delta, W, A_prev, act_prev, leak, a_scale, delta_prev, n_rows, S):
     """delta_prev[:n] = (delta[:n] W) ⊙ f'(z_prev) (BP2) by one GEMM."""
     gemm(False, False, W.dtype.type(1.0), delta[:n_rows], W, W.dtype.type(0.0), delta_prev[:n_rows], S)
