@@ -47,7 +47,7 @@ from .simd import (
 from .views import view_2d
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _dot4x3(src, r0, r1, r2, r3, W, j, Z, i0, i1, i2, i3, b):
     """Z[i_c, j+q] = src[r_c] · W[j+q] + b[j+q] for 4 input rows x 3 weight rows.
 
@@ -87,7 +87,7 @@ def _dot4x3(src, r0, r1, r2, r3, W, j, Z, i0, i1, i2, i3, b):
     Z[i0, j], Z[i0, j + 1], Z[i0, j + 2] = s00 + b0, s01 + b1, s02 + b2
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _dot4x1(src, r0, r1, r2, r3, W, j, Z, i0, i1, i2, i3, bj):
     """Z[i_c, j] = src[r_c] · W[j] + bj for 4 input rows and one weight row."""
     zero = W.dtype.type(0.0)
@@ -104,7 +104,7 @@ def _dot4x1(src, r0, r1, r2, r3, W, j, Z, i0, i1, i2, i3, bj):
     Z[i0, j] = s0 + bj
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _dot2x3(src, r0, r1, W, j, Z, i0, i1, b):
     """Z[i_c, j+q] = src[r_c] · W[j+q] + b[j+q] for 2 input rows x 3 weight rows."""
     zero = W.dtype.type(0.0)
@@ -126,7 +126,7 @@ def _dot2x3(src, r0, r1, W, j, Z, i0, i1, b):
     Z[i0, j], Z[i0, j + 1], Z[i0, j + 2] = s00 + b0, s01 + b1, s02 + b2
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _dot2x1(src, r0, r1, W, j, Z, i0, i1, bj):
     """Z[i_c, j] = src[r_c] · W[j] + bj for 2 input rows and one weight row."""
     zero = W.dtype.type(0.0)

@@ -33,7 +33,7 @@ from .fpu import flush_subnormals, restore_fp_mode
 from .views import view_1d, view_2d
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def layer_params(flat, layout, layer):
     """(W, b) views of layer ``layer`` in a flat parameter-shaped buffer."""
     n_in = layout[layer, N_IN]
@@ -43,14 +43,14 @@ def layer_params(flat, layout, layer):
     return view_2d(flat, w0, n_out, n_in), view_1d(flat, b0, n_out)
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def work_capacity(work, layout):
     """How many rows a work buffer holds."""
     last = layout.shape[0] - 1
     return work.shape[0] // (layout[last, UNIT_OFF] + layout[last, N_OUT])
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def layer_units(work, layout, layer, capacity):
     """(capacity, n_out) view of layer ``layer`` in a flat work buffer."""
     n = layout[layer, N_OUT]
