@@ -24,7 +24,8 @@ the parallel shard path, where BLAS may not be called.
 Where OpenBLAS has no small-matrix kernels it packs both operands on every
 call. On a 2-core AMD EPYC (Zen 3, AVX2, OpenBLAS "Haswell" kernels), with
 the weight gradient in explicit-vector blocks (kernels/simd.py), seconds
-per 20,000-row epoch, loops / BLAS (three runs of kernel_choice.py):
+per 20,000-row epoch, loops / BLAS (three runs of kernel_choice.py:
+--batches 10,16,32, then 24,32,40 with --repeats 5, then 32,48,64,128):
 
     batch   W1 f32          f64              W2 f32          f64
     10      0.076 / 0.107   0.125 / 0.161    0.154 / 0.180   0.283 / 0.340
@@ -52,14 +53,18 @@ BLAS_MIN_ROWS_SMALL_KERNELS = 5
 #: Where OpenBLAS packs even small operands (its "Haswell" kernels, as on AMD
 #: Zen 3), BLAS is used from rows x (widest layer's units) of this on. With
 #: the explicit-vector weight gradient (kernels/simd.py), loops against BLAS,
-#: float32 / float64, median of 5 epochs (kernel_choice.py): W1 (30 units)
-#: loops 1.14 / 1.25x faster at 24 rows, 1.16 / 1.20x at 32, 1.12 / 1.15x at
-#: 40, even at 128; W2 (100 units) loops 1.10 / 1.01x at 24 rows, 1.06x /
+#: float32 / float64, median of 5 epochs (kernel_choice.py --batches
+#: 24,32,40 --repeats 5): W1 (30 units) loops 1.14 / 1.25x faster at 24
+#: rows, 1.16 / 1.20x at 32, 1.12 / 1.15x at 40, BLAS 1.10x faster / even
+#: at 128; W2 (100 units) loops 1.10 / 1.01x at 24 rows, 1.06x /
 #: BLAS 1.04x at 32, BLAS 1.13 / 1.13x at 40 (and W2 float64 epochs at 32
 #: rows 0.630 s on loops against 0.579 s on BLAS in another run). So the
 #: crossover goes with the work per product, not the rows alone: BLAS from
-#: 32 rows for 100 units, from 107 for 30.
+#: 32 rows for 100 units, from 107 for 30. Only 784-input layers were
+#: measured, and batches up to 128 rows: narrower networks use BLAS from
+#: BLAS_MAX_ROWS_PACKING rows at the latest.
 BLAS_MIN_ROW_UNITS_PACKING = 3200
+BLAS_MAX_ROWS_PACKING = 128
 
 #: When set (an int), every network uses BLAS from this many rows on: the
 #: tests and benchmarks/kernel_choice.py force one kind of kernel with it.
@@ -74,7 +79,7 @@ def blas_min_rows(layout):
         return BLAS_MIN_ROWS
     if blas.CORE and not blas.CORE.startswith(blas.SMALL_MATRIX_CORES):
         widest = max(int(layout[l, N_OUT]) for l in range(layout.shape[0]))
-        return max(1, -(-BLAS_MIN_ROW_UNITS_PACKING // widest))
+        return min(BLAS_MAX_ROWS_PACKING, max(1, -(-BLAS_MIN_ROW_UNITS_PACKING // widest)))
     return BLAS_MIN_ROWS_SMALL_KERNELS
 
 

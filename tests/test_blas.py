@@ -103,3 +103,30 @@ def test_blas_route_is_part_of_the_cache_stamp(monkeypatch):
     stamp = _cache.package_stamp()
     monkeypatch.setattr(blas, "PROVIDER", "numba" if blas.PROVIDER != "numba" else "other")
     assert _cache.package_stamp() != stamp
+
+
+def test_loop_or_blas_threshold_follows_the_blas_kernels_and_the_widest_layer(monkeypatch):
+    """Where OpenBLAS packs small operands ("Haswell" kernels), BLAS takes over
+    from rows x widest layer = BLAS_MIN_ROW_UNITS_PACKING, capped at the
+    largest measured batch; with small-matrix kernels from a fixed row
+    count; BLAS_MIN_ROWS overrides both (the tests force kernels with it)."""
+    import fastbp
+    from fastbp import _dispatch
+    from fastbp.kernels import blas
+
+    def threshold(sizes):
+        return _dispatch.blas_min_rows(fastbp.Network(sizes)._layout)
+
+    monkeypatch.setattr(_dispatch, "BLAS_MIN_ROWS", None)
+    monkeypatch.setattr(blas, "CORE", "Haswell")
+    assert threshold([784, 100, 10]) == 32           # 3200 / 100
+    assert threshold([784, 30, 10]) == 107           # ceil(3200 / 30)
+    assert threshold([784, 10]) == _dispatch.BLAS_MAX_ROWS_PACKING
+    assert threshold([784, 1024, 1024, 10]) == 4
+    monkeypatch.setattr(blas, "CORE", "SkylakeX")
+    assert threshold([784, 30, 10]) == _dispatch.BLAS_MIN_ROWS_SMALL_KERNELS
+    monkeypatch.setattr(_dispatch, "BLAS_MIN_ROWS", 7)
+    assert threshold([784, 30, 10]) == 7
+    layout = fastbp.Network([784, 30, 10])._layout
+    assert _dispatch.choose_blas(layout, 7) is None           # every layer on BLAS
+    assert not _dispatch.choose_blas(layout, 6).any()         # every layer on loops

@@ -154,6 +154,21 @@ def test_weight_gradient_blocks_match_reference_and_any_row_split(dtype, n_rows)
         np.testing.assert_array_equal(shard_b, whole_b)
 
 
+def test_weight_gradient_blocks_refuse_arrays_they_would_misread():
+    """The blocks load vectors of dW's dtype from the inputs' rows: inputs of
+    another dtype or not C-contiguous must not compile (they would be read
+    as garbage), rather than run."""
+    from numba.core.errors import TypingError
+
+    from fastbp.kernels import dense
+    rows = np.arange(3, dtype=np.int64)
+    W, b = np.zeros((4, 16), np.float32), np.zeros(4, np.float32)
+    D2 = np.ones((1, 12), np.float32)
+    for src in (np.ones((3, 16), np.float64), np.asfortranarray(np.ones((3, 16), np.float32))):
+        with pytest.raises(TypingError):
+            dense.weight_gradient(W, b, D2, 0, src, rows, 0, True, 1, 3, 3, 0, 4)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", ELEMENTWISE)
 @pytest.mark.parametrize("keep", [1.0, 0.8])

@@ -26,14 +26,17 @@ def prefetch_rows(typingctx, A, rows, start, stop):
         intp = context.get_value_type(types.intp)
         i8p = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)
+        # "p0i8" with typed pointers (LLVM < 15); newer LLVM upgrades the name to "p0".
         prefetch = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), "llvm.prefetch.p0")
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), f"llvm.prefetch.{i8p.intrinsic_name}")
         itemsize = context.get_abi_sizeof(context.get_value_type(A_ty.dtype))
         if A_ty.ndim == 2:
             n_cols = cgutils.unpack_tuple(builder, A_arr.shape, 2)[1]
             row_bytes = builder.mul(n_cols, ir.Constant(intp, itemsize))
-            # Lines touched by a row that may start anywhere within a line.
-            n_lines = builder.add(builder.udiv(row_bytes, ir.Constant(intp, LINE_BYTES)), ir.Constant(intp, 1))
+            # A row of B bytes starting anywhere within a line touches at most
+            # (B + 62) // 64 + 1 lines; address start + 64·m lies in the m-th.
+            n_lines = builder.add(builder.udiv(builder.add(row_bytes, ir.Constant(intp, LINE_BYTES - 2)),
+                                               ir.Constant(intp, LINE_BYTES)), ir.Constant(intp, 1))
         else:
             n_lines = ir.Constant(intp, 1)
         with cgutils.for_range(builder, builder.sub(stop, start)) as loop:

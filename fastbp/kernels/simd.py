@@ -27,7 +27,8 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 #: Bytes per vector: AVX2's 256-bit registers (8 float32 / 4 float64). LLVM
-#: splits wider-than-native vectors on older targets, so this is portable.
+#: splits wider-than-native vectors on older targets, so this is portable
+#: (correct there, though the 4 x 2 block's 16 SSE accumulators spill).
 VECTOR_BYTES = 32
 
 
@@ -43,12 +44,19 @@ def _outer_block(n_rows, n_vectors, scalar, inputs_by_row):
     src[s, src_off + i·n_in ...] (src_off, or rows, is then unused).
 
     G: (n_out, n_in); D2: (n_shards, width); src: (n_src, n_in) or
-    (n_shards, width); one float dtype; rows: (size,) int64. No bounds
-    checks: the caller keeps the block inside G.
+    (n_shards, width); all C-contiguous, one float dtype (others do not
+    type); rows: (size,) int64. n_shards·shard_rows must cover ``size``
+    (samples past it are left out). No bounds checks: the caller keeps the
+    block inside G.
     """
 
     @intrinsic
     def block(typingctx, G, j, k0, src, rows, src_off, D2, d_off, n_shards, shard_rows, size):
+        # The vector loads reinterpret src and D2 as G's dtype, contiguous rows.
+        arrays = (G, src, D2)
+        if not all(isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C" and a.dtype == G.dtype
+                   for a in arrays) or not (isinstance(rows, types.Array) and rows.ndim == 1):
+            return None
         sig = types.void(G, j, k0, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
 
         def codegen(context, builder, signature, args):
