@@ -33,20 +33,21 @@ def prefetch_rows(typingctx, A, rows, start, stop):
         if A_ty.ndim == 2:
             n_cols = cgutils.unpack_tuple(builder, A_arr.shape, 2)[1]
             row_bytes = builder.mul(n_cols, ir.Constant(intp, itemsize))
-            # A row of B bytes starting anywhere within a line touches at most
-            # (B + 62) // 64 + 1 lines; address start + 64·m lies in the m-th.
-            n_lines = builder.add(builder.udiv(builder.add(row_bytes, ir.Constant(intp, LINE_BYTES - 2)),
-                                               ir.Constant(intp, LINE_BYTES)), ir.Constant(intp, 1))
         else:
-            n_lines = ir.Constant(intp, 1)
+            row_bytes = ir.Constant(intp, itemsize)
+        line_bytes = ir.Constant(intp, LINE_BYTES)
         with cgutils.for_range(builder, builder.sub(stop, start)) as loop:
             t = builder.add(start, loop.index)
             r = builder.load(cgutils.get_item_pointer(context, builder, rows_ty, rows_arr, [t]))
             r = context.cast(builder, r, rows_ty.dtype, types.intp)
             index = [r, ir.Constant(intp, 0)] if A_ty.ndim == 2 else [r]
             base = builder.bitcast(cgutils.get_item_pointer(context, builder, A_ty, A_arr, index), i8p)
+            # Exactly the lines the row touches: from its start's offset within a line to its last byte.
+            offset = builder.and_(builder.ptrtoint(base, intp), ir.Constant(intp, LINE_BYTES - 1))
+            last = builder.sub(builder.add(offset, row_bytes), ir.Constant(intp, 1))
+            n_lines = builder.add(builder.udiv(last, line_bytes), ir.Constant(intp, 1))
             with cgutils.for_range(builder, n_lines) as line:
-                address = builder.gep(base, [builder.mul(line.index, ir.Constant(intp, LINE_BYTES))])
+                address = builder.gep(base, [builder.mul(line.index, line_bytes)])
                 # read, high locality, data cache
                 builder.call(prefetch, [address, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
         return context.get_dummy_value()
