@@ -37,12 +37,6 @@ from .simd import (
     outer_4_scalar,
     outer_4x1,
     outer_4x2,
-    sharded_1_scalar,
-    sharded_1x1,
-    sharded_1x2,
-    sharded_4_scalar,
-    sharded_4x1,
-    sharded_4x2,
 )
 from .views import view_2d
 
@@ -192,6 +186,13 @@ def dense_backward_params(delta, src, rows, dW, db):
 
 
 @njit(**JIT_INLINE)
+def shard_bounds(s, shard_rows, size):
+    """Shard s of a ``size``-row batch: rows s·shard_rows up to (s+1)·shard_rows,
+    clipped to the batch (the blocks in simd.py split batches the same way)."""
+    return min(s * shard_rows, size), min((s + 1) * shard_rows, size)
+
+
+@njit(**JIT_INLINE)
 def dense_backward_params_rows(delta, src, rows, dW, db, j_start, j_stop):
     """``dense_backward_params`` for the output units j_start <= j < j_stop only.
 
@@ -227,39 +228,22 @@ def weight_gradient(dW, db, D2, d_off, src, rows, src_off, by_row, n_shards, sha
     j4 = j_start + (j_stop - j_start) - (j_stop - j_start) % 4
     for k0 in range(0, k2, 2 * lanes):
         for j in range(j_start, j4, 4):
-            if by_row:
-                outer_4x2(dW, j, k0, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
-            else:
-                sharded_4x2(dW, j, k0, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
+            outer_4x2(dW, j, k0, src, rows, src_off, by_row, D2, d_off, n_shards, shard_rows, size)
         for j in range(j4, j_stop):
-            if by_row:
-                outer_1x2(dW, j, k0, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
-            else:
-                sharded_1x2(dW, j, k0, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
+            outer_1x2(dW, j, k0, src, rows, src_off, by_row, D2, d_off, n_shards, shard_rows, size)
     if k1 > k2:   # one vector of columns left
         for j in range(j_start, j4, 4):
-            if by_row:
-                outer_4x1(dW, j, k2, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
-            else:
-                sharded_4x1(dW, j, k2, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
+            outer_4x1(dW, j, k2, src, rows, src_off, by_row, D2, d_off, n_shards, shard_rows, size)
         for j in range(j4, j_stop):
-            if by_row:
-                outer_1x1(dW, j, k2, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
-            else:
-                sharded_1x1(dW, j, k2, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
+            outer_1x1(dW, j, k2, src, rows, src_off, by_row, D2, d_off, n_shards, shard_rows, size)
     for k in range(k1, n_in):
         for j in range(j_start, j4, 4):
-            if by_row:
-                outer_4_scalar(dW, j, k, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
-            else:
-                sharded_4_scalar(dW, j, k, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
+            outer_4_scalar(dW, j, k, src, rows, src_off, by_row, D2, d_off, n_shards, shard_rows, size)
         for j in range(j4, j_stop):
-            if by_row:
-                outer_1_scalar(dW, j, k, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
-            else:
-                sharded_1_scalar(dW, j, k, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
+            outer_1_scalar(dW, j, k, src, rows, src_off, by_row, D2, d_off, n_shards, shard_rows, size)
     for s in range(n_shards):
-        for i in range(max(0, min(shard_rows, size - s * shard_rows))):
+        lo, hi = shard_bounds(s, shard_rows, size)
+        for i in range(hi - lo):
             base = d_off + i * n_out
             for j in range(j_start, j_stop):
                 db[j] += D2[s, base + j]

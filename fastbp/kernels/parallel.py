@@ -34,7 +34,7 @@ from numba import njit, prange
 from .._config import JIT, JIT_PARALLEL
 from .activations import activate_rows
 from .codes import ADAM, B_OFF, MOMENTUM, N_IN, N_OUT, NESTEROV, SGD, UNIT_OFF, W_OFF
-from .dense import dense_products, weight_gradient
+from .dense import dense_products, shard_bounds, weight_gradient
 from .fpu import flush_subnormals, restore_fp_mode
 from .propagate import (
     _error_below,
@@ -50,13 +50,6 @@ from .propagate import (
 )
 from .update import adam_rate, hyperparameters
 from .views import view_1d
-
-
-@njit(**JIT)
-def _shard_bounds(s, shard_rows, size):
-    """Shard s of a ``size``-row batch: rows s·shard_rows up to (s+1)·shard_rows,
-    clipped to the batch (the kernels in simd.py split batches the same way)."""
-    return min(s * shard_rows, size), min((s + 1) * shard_rows, size)
 
 
 @njit(**JIT)
@@ -149,7 +142,7 @@ def _task_forward(theta, layout, X, rows, shard_work, task, n_shards):
     W, b = layer_params(theta, layout, 0)
     size = rows.shape[0]
     for s in range(n_shards):
-        lo, hi = _shard_bounds(s, cap, size)
+        lo, hi = shard_bounds(s, cap, size)
         if hi > lo:
             Z = layer_units(_shard(shard_work, s)[0], layout, 0, cap)
             dense_products(X, view_1d(rows, lo, hi - lo), W, b, Z, j0, j1)
@@ -241,7 +234,7 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
         size = rows.shape[0]
         for s in prange(n_shards):
             mode = flush_subnormals()
-            lo, hi = _shard_bounds(s, cap, size)
+            lo, hi = shard_bounds(s, cap, size)
             shard_cost[s] = 0.0
             shard_correct[s] = 0
             if hi > lo:

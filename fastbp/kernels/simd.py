@@ -32,16 +32,17 @@ from numba.extending import intrinsic
 VECTOR_BYTES = 32
 
 
-def _outer_block(n_rows, n_vectors, scalar, inputs_by_row):
-    """An intrinsic ``block(G, j, k0, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)``:
+def _outer_block(n_rows, n_vectors, scalar):
+    """An intrinsic ``block(G, j, k0, src, rows, src_off, by_row, D2, d_off, n_shards, shard_rows, size)``:
 
     G[j+q, k0+c] += Σ_t D[t, j+q] · X[t, k0+c]
     for q < n_rows and c < n_vectors·lanes (lanes = 1 if ``scalar``), over
     the ``size`` samples t of a batch split into ``n_shards`` shards (shard s
     holds samples s·shard_rows up to min((s+1)·shard_rows, size)). Sample t,
     the i-th of shard s, has its deltas at D2[s, d_off + i·n_out ...] and
-    its input row at src[rows[t]] if ``inputs_by_row``, else at
-    src[s, src_off + i·n_in ...] (src_off, or rows, is then unused).
+    its input row at src[rows[t]] if ``by_row``, else at
+    src[s, src_off + i·n_in ...] (src_off, or rows, is then unused). The
+    choice is one branch per call, outside the loops.
 
     G: (n_out, n_in); D2: (n_shards, width); src: (n_src, n_in) or
     (n_shards, width); all C-contiguous, one float dtype (others do not
@@ -51,22 +52,23 @@ def _outer_block(n_rows, n_vectors, scalar, inputs_by_row):
     """
 
     @intrinsic
-    def block(typingctx, G, j, k0, src, rows, src_off, D2, d_off, n_shards, shard_rows, size):
+    def block(typingctx, G, j, k0, src, rows, src_off, by_row, D2, d_off, n_shards, shard_rows, size):
         # The vector loads reinterpret src and D2 as G's dtype, contiguous rows.
         arrays = (G, src, D2)
         if not all(isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C" and a.dtype == G.dtype
                    for a in arrays) or not (isinstance(rows, types.Array) and rows.ndim == 1):
             return None
-        sig = types.void(G, j, k0, src, rows, src_off, D2, d_off, n_shards, shard_rows, size)
+        sig = types.void(G, j, k0, src, rows, src_off, by_row, D2, d_off, n_shards, shard_rows, size)
 
         def codegen(context, builder, signature, args):
-            G_ty, _, _, src_ty, rows_ty, _, D_ty = signature.args[:7]
+            G_ty, _, _, src_ty, rows_ty, _, by_row_ty, D_ty = signature.args[:8]
             j, k0, src_off, d_off, n_shards, shard_rows, size = (
-                context.cast(builder, args[a], signature.args[a], types.intp) for a in (1, 2, 5, 7, 8, 9, 10))
+                context.cast(builder, args[a], signature.args[a], types.intp) for a in (1, 2, 5, 8, 9, 10, 11))
+            by_row = context.cast(builder, args[6], by_row_ty, types.boolean)
             G_arr = context.make_array(G_ty)(context, builder, args[0])
             src_arr = context.make_array(src_ty)(context, builder, args[3])
             rows_arr = context.make_array(rows_ty)(context, builder, args[4])
-            D_arr = context.make_array(D_ty)(context, builder, args[6])
+            D_arr = context.make_array(D_ty)(context, builder, args[7])
             fty = context.get_value_type(G_ty.dtype)
             itemsize = context.get_abi_sizeof(fty)
             lanes = 1 if scalar else VECTOR_BYTES // itemsize
@@ -98,28 +100,36 @@ def _outer_block(n_rows, n_vectors, scalar, inputs_by_row):
                     acc[q, v] = cgutils.alloca_once(builder, vty)
                     builder.store(builder.load(pointer(G_ty, G_arr, unit[q], column[v]), align=itemsize),
                                   acc[q, v])
-            with cgutils.for_range(builder, n_shards) as shards:
-                s = shards.index
-                # No division here: it would cost as much as a block's work on a 10-row batch.
-                lo = builder.mul(s, shard_rows)
-                hi = builder.add(lo, shard_rows)
-                hi = builder.select(builder.icmp_signed("<", hi, size), hi, size)
-                with cgutils.for_range(builder, builder.sub(hi, lo)) as samples:
-                    i = samples.index
-                    if inputs_by_row:
-                        r = builder.load(cgutils.get_item_pointer(context, builder, rows_ty, rows_arr,
-                                                                  [builder.add(lo, i)]))
-                        x_row, x_col = context.cast(builder, r, rows_ty.dtype, types.intp), ir.Constant(intp, 0)
-                    else:
-                        x_row, x_col = s, builder.add(src_off, builder.mul(i, n_in))
-                    x = [builder.load(pointer(src_ty, src_arr, x_row, builder.add(x_col, column[v])),
-                                      align=itemsize) for v in range(n_vectors)]
-                    d_col = builder.add(d_off, builder.mul(i, n_out))
-                    for q in range(n_rows):
-                        d = splat(builder.load(cgutils.get_item_pointer(context, builder, D_ty, D_arr,
-                                                                        [s, builder.add(d_col, unit[q])])))
-                        for v in range(n_vectors):
-                            builder.store(builder.call(fmuladd, [d, x[v], builder.load(acc[q, v])]), acc[q, v])
+
+            def multiply_in_samples(inputs_by_row):
+                with cgutils.for_range(builder, n_shards) as shards:
+                    s = shards.index
+                    # No division here: it would cost as much as a block's work on a 10-row batch.
+                    lo = builder.mul(s, shard_rows)
+                    hi = builder.add(lo, shard_rows)
+                    hi = builder.select(builder.icmp_signed("<", hi, size), hi, size)
+                    with cgutils.for_range(builder, builder.sub(hi, lo)) as samples:
+                        i = samples.index
+                        if inputs_by_row:
+                            r = builder.load(cgutils.get_item_pointer(context, builder, rows_ty, rows_arr,
+                                                                      [builder.add(lo, i)]))
+                            x_row, x_col = context.cast(builder, r, rows_ty.dtype, types.intp), ir.Constant(intp, 0)
+                        else:
+                            x_row, x_col = s, builder.add(src_off, builder.mul(i, n_in))
+                        x = [builder.load(pointer(src_ty, src_arr, x_row, builder.add(x_col, column[v])),
+                                          align=itemsize) for v in range(n_vectors)]
+                        d_col = builder.add(d_off, builder.mul(i, n_out))
+                        for q in range(n_rows):
+                            d = splat(builder.load(cgutils.get_item_pointer(context, builder, D_ty, D_arr,
+                                                                            [s, builder.add(d_col, unit[q])])))
+                            for v in range(n_vectors):
+                                builder.store(builder.call(fmuladd, [d, x[v], builder.load(acc[q, v])]), acc[q, v])
+
+            with builder.if_else(by_row) as (from_rows, from_shards):
+                with from_rows:
+                    multiply_in_samples(True)
+                with from_shards:
+                    multiply_in_samples(False)
             for q in range(n_rows):
                 for v in range(n_vectors):
                     builder.store(builder.load(acc[q, v]), pointer(G_ty, G_arr, unit[q], column[v]),
@@ -131,16 +141,12 @@ def _outer_block(n_rows, n_vectors, scalar, inputs_by_row):
     return block
 
 
-def _block_family(inputs_by_row):
-    """The weight gradient's blocks: 4 rows x 2 vectors (8 accumulators, enough
-    independent chains to cover FMA latency on 2 ports), 1-row and 1-vector
-    remainders, and a scalar column for n_in not a multiple of the lanes."""
-    return tuple(_outer_block(rows, vectors, scalar, inputs_by_row)
-                 for rows, vectors, scalar in [(4, 2, False), (1, 2, False), (4, 1, False), (1, 1, False),
-                                               (4, 1, True), (1, 1, True)])
-
-
-#: Input rows of X (or of a layer's units) picked by an index array.
-(outer_4x2, outer_1x2, outer_4x1, outer_1x1, outer_4_scalar, outer_1_scalar) = _block_family(True)
-#: Input rows in the shards' work buffers.
-(sharded_4x2, sharded_1x2, sharded_4x1, sharded_1x1, sharded_4_scalar, sharded_1_scalar) = _block_family(False)
+#: The weight gradient's blocks: 4 rows x 2 vectors (8 accumulators, enough
+#: independent chains to cover FMA latency on 2 ports), 1-row and 1-vector
+#: remainders, and a scalar column for n_in not a multiple of the lanes.
+outer_4x2 = _outer_block(4, 2, False)
+outer_1x2 = _outer_block(1, 2, False)
+outer_4x1 = _outer_block(4, 1, False)
+outer_1x1 = _outer_block(1, 1, False)
+outer_4_scalar = _outer_block(4, 1, True)
+outer_1_scalar = _outer_block(1, 1, True)
