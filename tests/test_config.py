@@ -15,6 +15,22 @@ def test_fastmath_never_assumes_away_nan_or_inf():
     assert _config.JIT["cache"] is True
 
 
+def test_serial_kernels_cannot_allocate():
+    # Compiled without numba's runtime: an allocation fails to compile
+    # instead of slipping into a per-mini-batch loop.
+    import numpy as np
+    import pytest
+    from numba import njit
+    from numba.core.errors import NumbaError
+
+    options = dict(_config.JIT, cache=False)     # a test-local function has no cache locator
+    with pytest.raises(NumbaError):
+        njit(**options)(lambda n: np.zeros(n).sum())(3)
+    assert njit(**dict(options, _nrt=True))(lambda n: np.zeros(n).sum())(3) == 0.0
+    views = njit(**options)(lambda a: a[1:].sum())   # views and reductions need no runtime
+    assert views(np.arange(4.0)) == 6.0
+
+
 def test_every_kernel_takes_its_options_from_config():
     offenders = []
     for path in PACKAGE.rglob("*.py"):

@@ -410,5 +410,7 @@ def feedforward(theta, layout, acts, leak, X, order, ident, work, blas, out):
         forward(theta, layout, acts, leak, X, rows, ident, work, blas, None,
                 theta.dtype.type(1.0), 0)
         A = layer_units(Aw, layout, last, cap)
-        out[start:stop] = A[:stop - start]
+        for i in range(stop - start):
+            for j in range(A.shape[1]):
+                out[start + i, j] = A[i, j]
     restore_fp_mode(saved_mode)
