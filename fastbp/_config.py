@@ -8,6 +8,8 @@ multiply-adds. ``nnan`` and ``ninf`` are deliberately absent: they would let
 the compiler fold away the NaN/inf checks that divergence detection relies on.
 """
 
+from numba.core.cpu import CPUTargetOptions as _TargetOptions
+
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
 #: Options for every serial kernel. ``error_model="numpy"`` turns a division by
@@ -17,7 +19,8 @@ FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 #: fails to compile, so that stays true), and numba no longer emits and LLVM no
 #: longer prunes an incref/decref for every array view: cold first fit about
 #: 6% faster in float32 and 3% in float64 (README "Architecture").
-JIT = dict(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", _nrt=False)
+JIT = dict(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy",
+           **({"_nrt": False} if hasattr(_TargetOptions, "_nrt") else {}))   # a private option: kept optional
 
 #: Thin composite kernels that only sequence calls: inlined into their callers
 #: at numba-IR level, so they are not compiled (and code-generated, with all
@@ -34,7 +37,8 @@ JIT_ORDERED = dict(JIT, fastmath={"contract"})
 
 #: Options for the kernels with a prange loop (kernels/parallel.py), which
 #: allocate their per-shard results and need numba's runtime.
-JIT_PARALLEL = dict(JIT, parallel=True, _nrt=True)
+JIT_PARALLEL = dict(JIT, parallel=True)
+JIT_PARALLEL.pop("_nrt", None)
 
 #: Flush subnormal floats to zero while kernels run (x86 FTZ/DAZ, restored on
 #: return). Subnormals arise from saturated units and decaying optimizer
