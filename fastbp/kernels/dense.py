@@ -14,7 +14,12 @@ at 46 (float64) and 101 (float32) GFLOP/s on the AVX-512 Xeon, against
 the 4 x 4 forward block spilled; 4 x 3 fits, and made the forward product
 of 50,000 rows 1.36-1.50x faster at 32-row batches (float32 and float64,
 30 and 100 outputs) and 1.08-1.27x at 10-row batches; 3 x 4 was 1.15-1.33x
-slower than 4 x 4. The weight gradient keeps a block of 4 rows x 2 vectors
+slower than 4 x 4; 6 x 2, which streams W from L2 once per 6 samples
+instead of 4, was no faster (W1 and W2 shapes). What the forward pass of
+W1 waits for is X: the same products over rows already in cache ran at
+69 GFLOP/s against 46 over the shuffled rows of the 157 MB array, and no
+software prefetch of the next batch's rows (into L1 or L2, whole rows or
+their first lines) recovered it. The weight gradient keeps a block of 4 rows x 2 vectors
 of dW in registers while every sample of the batch is multiplied into it
 (explicit vectors, kernels/simd.py): W1 float32 epochs 1.07-1.18x faster
 than with the former 8-samples x 4-rows loop, which loaded and stored dW
