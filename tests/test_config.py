@@ -3,6 +3,11 @@
 import pathlib
 import re
 
+import numpy as np
+import pytest
+from numba import njit
+from numba.core.errors import NumbaError
+
 from fastbp import _config
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "fastbp"
@@ -18,11 +23,6 @@ def test_fastmath_never_assumes_away_nan_or_inf():
 def test_serial_kernels_cannot_allocate():
     # Compiled without numba's runtime: an allocation fails to compile
     # instead of slipping into a per-mini-batch loop.
-    import numpy as np
-    import pytest
-    from numba import njit
-    from numba.core.errors import NumbaError
-
     options = dict(_config.JIT, cache=False)     # a test-local function has no cache locator
     with pytest.raises(NumbaError):
         njit(**options)(lambda n: np.zeros(n).sum())(3)

@@ -19,9 +19,10 @@ instead of 4, was no faster (W1 and W2 shapes). What the forward pass of
 W1 waits for is X: the same products over rows already in cache ran at
 69 GFLOP/s against 46 over the shuffled rows of the 157 MB array, and no
 software prefetch of the next batch's rows (into L1 or L2, whole rows or
-their first lines) recovered it. The weight gradient keeps a block of 4 rows x 2 vectors
-of dW in registers while every sample of the batch is multiplied into it
-(explicit vectors, kernels/simd.py): W1 float32 epochs 1.07-1.18x faster
+their first lines) recovered it (benchmarks/input_rows.py). The weight
+gradient keeps a block of 4 rows x 2 vectors of dW in registers while
+every sample of the batch is multiplied into it (explicit vectors,
+kernels/simd.py): W1 float32 epochs 1.07-1.18x faster
 than with the former 8-samples x 4-rows loop, which loaded and stored dW
 once per 8 samples (whole epochs alternating in one process; 4 x 3,
 6 x 2, 5 x 2 and 2 x 4 blocks were no faster).
