@@ -30,6 +30,7 @@ Which products use these loops and which use BLAS is decided in
 fastbp/_dispatch.py.
 """
 
+import numpy as np
 from numba import njit
 
 from .._config import JIT, JIT_INLINE
@@ -146,7 +147,9 @@ def dense_forward(src, rows, W, b, Z, A, act, leak):
     src: (n_src, n_in); rows: (B,) int64; W: (n_out, n_in); b: (n_out,);
     Z, A: (>= B, n_out) outputs. All one float dtype.
     """
-    dense_products(src, rows, W, b, Z, 0, W.shape[0])
+    # np.int64(0), not 0: a literal argument is a specialisation of its own, and
+    # the parallel path calls dense_products with a run-time start.
+    dense_products(src, rows, W, b, Z, np.int64(0), W.shape[0])
     activate_rows(Z, A, rows.shape[0], act, leak)
 
 

@@ -116,11 +116,13 @@ def _task_update(theta, layout, X, rows, shard_work, task, n_shards, fused, opt,
     # Every shard's rows in one pass over each block of W (kernels/simd.py).
     D2, A2 = shard_work[2], shard_work[1]
     d_off = cap * layout[layer, UNIT_OFF]
+    # One call with run-time arguments: literal ones (0, True / False) would
+    # compile weight_gradient twice.
     if layer == 0:
-        weight_gradient(target_w, target_b, D2, d_off, X, rows, 0, True, n_shards, cap, size, j0, j1)
+        src, src_off = X, np.int64(0)
     else:
-        weight_gradient(target_w, target_b, D2, d_off, A2, rows, cap * layout[layer - 1, UNIT_OFF], False,
-                        n_shards, cap, size, j0, j1)
+        src, src_off = A2, cap * layout[layer - 1, UNIT_OFF]
+    weight_gradient(target_w, target_b, D2, d_off, src, rows, src_off, layer == 0, n_shards, cap, size, j0, j1)
     if not fused:
         w0 = layout[layer, W_OFF] + j0 * n_in
         apply_rule(theta, grad, first, second, w0, w0 + (j1 - j0) * n_in, opt, lr, l2n, l1n, mu, beta1, beta2,
