@@ -94,7 +94,7 @@ def _task_update(theta, layout, X, rows, shard_work, task, n_shards, fused, opt,
                  l2n, l1n, mu, beta1, beta2, eps, lr_t, grad, first, second):
     """Phase A's update of one block of output units of one layer (see module docstring)."""
     layer, j0, j1 = task[0], task[1], task[2]
-    cap = work_capacity(_shard(shard_work, 0)[0], layout)
+    cap = work_capacity(_shard(shard_work, np.int64(0))[0], layout)
     zero = theta.dtype.type(0.0)
     size = rows.shape[0]
     n_in = layout[layer, N_IN]
@@ -140,7 +140,7 @@ def _task_forward(theta, layout, X, rows, shard_work, task, n_shards):
     layer, j0, j1 = task[0], task[1], task[2]
     if layer != 0:
         return
-    cap = work_capacity(_shard(shard_work, 0)[0], layout)
+    cap = work_capacity(_shard(shard_work, np.int64(0))[0], layout)
     W, b = layer_params(theta, layout, 0)
     size = rows.shape[0]
     for s in range(n_shards):
@@ -171,7 +171,7 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
     n_shards = shard_work[0].shape[0]
     n_layers = layout.shape[0]
     last = n_layers - 1
-    cap = work_capacity(_shard(shard_work, 0)[0], layout)
+    cap = work_capacity(_shard(shard_work, np.int64(0))[0], layout)
     shard_cost = np.zeros(n_shards)
     shard_correct = np.zeros(n_shards, dtype=np.int64)
     with_labels = labels.shape[0] > 0
@@ -241,7 +241,7 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
             shard_correct[s] = 0
             if hi > lo:
                 shard_rows = view_1d(rows, lo, hi - lo)
-                work = _shard(shard_work, s)
+                work = _shard(shard_work, np.int64(s))   # the prange index is unsigned here
                 A0 = layer_units(work[1], layout, 0, cap)
                 activate_rows(layer_units(work[0], layout, 0, cap), A0, hi - lo, acts[0], leak)
                 if dropout:
