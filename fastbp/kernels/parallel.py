@@ -31,7 +31,7 @@ epoch on 2 threads, a second identical pass 71 ms.
 import numpy as np
 from numba import njit, prange
 
-from .._config import JIT, JIT_PARALLEL
+from .._config import JIT, JIT_INLINE, JIT_PARALLEL
 from .activations import activate_rows
 from .codes import ADAM, B_OFF, MOMENTUM, N_IN, N_OUT, NESTEROV, SGD, UNIT_OFF, W_OFF
 from .dense import dense_products, shard_bounds, weight_gradient
@@ -89,7 +89,9 @@ def apply_rule(theta, grad, first, second, lo, hi, opt, lr, l2n, l1n, mu, beta1,
             theta[k] = w - lr * g
 
 
-@njit(**JIT)
+# _task_update and _task_forward are inlined into phase A's prange body: one
+# library level fewer for LLVM to re-optimise (README "Performance").
+@njit(**JIT_INLINE)
 def _task_update(theta, layout, X, rows, shard_work, task, n_shards, fused, opt, lr, keep_w, shrink,
                  l2n, l1n, mu, beta1, beta2, eps, lr_t, grad, first, second):
     """Phase A's update of one block of output units of one layer (see module docstring)."""
@@ -132,7 +134,7 @@ def _task_update(theta, layout, X, rows, shard_work, task, n_shards, fused, opt,
                    lr_t)
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _task_forward(theta, layout, X, rows, shard_work, task, n_shards):
     """Phase A for a first-layer task: z¹[:, j0:j1] of every shard of the
     mini-batch ``rows``, into the shards' work buffers (products only: the
