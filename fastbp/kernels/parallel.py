@@ -96,7 +96,7 @@ def _task_update(theta, layout, X, rows, shard_work, task, n_shards, fused, opt,
                  l2n, l1n, mu, beta1, beta2, eps, lr_t, grad, first, second):
     """Phase A's update of one block of output units of one layer (see module docstring)."""
     layer, j0, j1 = task[0], task[1], task[2]
-    cap = work_capacity(_shard(shard_work, np.int64(0))[0], layout)
+    cap = work_capacity(shard_work[0][0], layout)
     zero = theta.dtype.type(0.0)
     size = rows.shape[0]
     n_in = layout[layer, N_IN]
@@ -142,13 +142,13 @@ def _task_forward(theta, layout, X, rows, shard_work, task, n_shards):
     layer, j0, j1 = task[0], task[1], task[2]
     if layer != 0:
         return
-    cap = work_capacity(_shard(shard_work, np.int64(0))[0], layout)
+    cap = work_capacity(shard_work[0][0], layout)
     W, b = layer_params(theta, layout, 0)
     size = rows.shape[0]
     for s in range(n_shards):
         lo, hi = shard_bounds(s, cap, size)
         if hi > lo:
-            Z = layer_units(_shard(shard_work, s)[0], layout, 0, cap)
+            Z = layer_units(shard_work[0][s], layout, 0, cap)
             dense_products(X, view_1d(rows, lo, hi - lo), W, b, Z, j0, j1)
 
 
@@ -173,7 +173,7 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
     n_shards = shard_work[0].shape[0]
     n_layers = layout.shape[0]
     last = n_layers - 1
-    cap = work_capacity(_shard(shard_work, np.int64(0))[0], layout)
+    cap = work_capacity(shard_work[0][0], layout)
     shard_cost = np.zeros(n_shards)
     shard_correct = np.zeros(n_shards, dtype=np.int64)
     with_labels = labels.shape[0] > 0
