@@ -78,13 +78,17 @@ def parallel_tasks(layout, threads=1, n_tasks=16):
     The blocks depend on the layout alone, and each parameter's gradient is
     summed in the same order whichever task owns it, so results never
     depend on the thread count. Only the order does: prange hands each of
-    ``threads`` threads an equal, contiguous share of the iterations, so the
-    tasks are dealt largest first to the least-loaded thread with room
-    (padded with empty tasks to a multiple of ``threads``) and listed
-    thread by thread. On [784, 100, 10], 2-thread epochs took 0.286 / 0.300 s
-    against 0.316 / 0.325 s with the earlier 4-row tasks in list order
-    (float32, batch 32, both alternating in one process, median of 9, two
-    runs)."""
+    ``threads`` threads an equal, contiguous share of the iterations. The
+    first layer's blocks are cut into ``threads`` contiguous runs (each cut
+    at the block boundary nearest its share of the whole cost), so that each
+    thread's columns of z¹ and of the first-layer biases lie together; the
+    other layers' blocks are then dealt largest first to the least-loaded
+    thread, and each thread's list is padded with empty tasks to equal
+    lengths. With the first layer's blocks dealt the same way as the others
+    the two threads' 12-column blocks alternated, and both wrote to most
+    cache lines of z¹: [784, 100, 10] 2-thread epochs, alternating in one
+    process, ran 1.07x (float32, medians of 25) and 1.11x (float64, 15)
+    faster with contiguous runs, with bit-identical weights."""
     costs = [int(layout[l, codes.N_OUT] * layout[l, codes.N_IN]) for l in range(layout.shape[0])]
     per_task = max(1, sum(costs) // n_tasks)
     blocks = []
@@ -93,15 +97,29 @@ def parallel_tasks(layout, threads=1, n_tasks=16):
         unit = TASK_ROWS_FIRST_LAYER if layer == 0 else TASK_ROWS
         rows = max(unit, -(-per_task // n_in) // unit * unit)
         blocks += [(layer, j, min(j + rows, n_out)) for j in range(0, n_out, rows)]
+
+    def cost(block):
+        layer, j0, j1 = block
+        return (j1 - j0) * int(layout[layer, codes.N_IN])
+
     threads = max(1, int(threads))
-    per_thread = -(-len(blocks) // threads)
-    shares = [[] for _ in range(threads)]
-    loads = [0] * threads
-    weighted = [((j1 - j0) * int(layout[layer, codes.N_IN]), (layer, j0, j1)) for layer, j0, j1 in blocks]
-    for cost, block in sorted(weighted, key=lambda cb: -cb[0]):
-        k = min((k for k in range(threads) if len(shares[k]) < per_thread), key=lambda k: loads[k])
+    first = [block for block in blocks if block[0] == 0]
+    ends = np.cumsum([cost(block) for block in first])
+    cuts = [0]
+    for k in range(1, threads):
+        target = sum(costs) * k / threads
+        after = int(np.searchsorted(ends, target))   # the first block ending at or past the target
+        before = ends[after - 1] if after else 0
+        nearest = after + 1 if after < len(first) and ends[after] - target <= target - before else after
+        cuts.append(max(cuts[-1], nearest))
+    cuts.append(len(first))
+    shares = [first[a:b] for a, b in zip(cuts, cuts[1:])]
+    loads = [sum(cost(block) for block in share) for share in shares]
+    for block in sorted(blocks[len(first):], key=lambda b: -cost(b)):
+        k = min(range(threads), key=lambda k: loads[k])
         shares[k].append(block)
-        loads[k] += cost
+        loads[k] += cost(block)
+    per_thread = max(len(share) for share in shares)
     last = layout.shape[0] - 1
     empty = (last, int(layout[last, codes.N_OUT]), int(layout[last, codes.N_OUT]))
     tasks = [task for share in shares for task in share + [empty] * (per_thread - len(share))]

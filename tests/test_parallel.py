@@ -104,8 +104,10 @@ def test_bad_thread_options():
 def test_parallel_tasks_cover_every_unit_once_in_whole_blocks_and_balance_the_threads(sizes):
     """The blocks are the same for any thread count (so results cannot
     depend on it), cover each layer's units once, start at multiples of the
-    register blocks, and each thread's contiguous share of the list costs
-    no more than the ideal share plus one block."""
+    register blocks, each thread's contiguous share of the list costs no
+    more than the ideal share plus one block, and each thread's first-layer
+    blocks are one run of units, the runs in thread order (so the threads
+    write separate stretches of z¹)."""
     from fastbp.training import TASK_ROWS, TASK_ROWS_FIRST_LAYER, parallel_tasks
     layout = fastbp.Network(sizes)._layout
     blocks = None
@@ -126,3 +128,8 @@ def test_parallel_tasks_cover_every_unit_once_in_whole_blocks_and_balance_the_th
         share = len(tasks) // threads
         loads = [sum(cost[k * share:(k + 1) * share]) for k in range(threads)]
         assert max(loads) <= sum(cost) / threads + max(cost)
+        runs = [sorted((j0, j1) for l, j0, j1 in tasks[k * share:(k + 1) * share].tolist() if l == 0 and j1 > j0)
+                for k in range(threads)]
+        runs = [run for run in runs if run]
+        assert all(a[1] == b[0] for run in runs for a, b in zip(run, run[1:]))
+        assert all(a[-1][1] == b[0][0] for a, b in zip(runs, runs[1:]))
