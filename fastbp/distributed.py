@@ -455,7 +455,7 @@ class _Run:
             bounds = np.stack([edges[:-1], edges[1:]], axis=1)
             order = rng.permutation(n_local) if self.shuffle else np.arange(n_local, dtype=np.int64)
         if self.dropout == 0.0 or hidden == 0:
-            mask = np.zeros((0, 0), dtype=np.uint8)
+            mask = K.NO_MASK
         else:
             mask = (rng.random((n_local, hidden), dtype=np.float32) >= self.dropout).view(np.uint8)
         return order.astype(np.int64, copy=False), bounds, mask

@@ -287,7 +287,7 @@ class Network:
         grad = np.empty_like(self._theta)
         weighted_cost, total_weight = K.full_gradient(
             self._theta, self._layout, self._acts, self._leak, self._cost, X, Y, sw,
-            np.arange(n, dtype=np.int64), ident, work, blas, grad, np.zeros((0, 0), np.uint8),
+            np.arange(n, dtype=np.int64), ident, work, blas, grad, K.NO_MASK,
             self.dtype.type(1.0))
         K.regularised_gradient(grad, self._theta, self._layout, self.dtype.type(l2 / n), self.dtype.type(l1 / n))
         cost = weighted_cost / total_weight + self._penalty(l2, l1, n)
@@ -315,7 +315,7 @@ class Network:
         n = X.shape[0]
         work, ident, blas = self._work(n)
         K.forward(self._theta, self._layout, self._acts, self._leak, X, np.arange(n, dtype=np.int64),
-                  ident, work, blas, np.zeros((0, 0), np.uint8), self.dtype.type(1.0), 0)
+                  ident, work, blas, K.NO_MASK, self.dtype.type(1.0), 0)
         Aw = work[1]
         saturation, dead = [], []
         for layer, name in enumerate(self.activations):

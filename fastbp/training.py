@@ -37,12 +37,6 @@ DIAGNOSTIC_SAMPLES = 1000
 #: the thread count, so results do not depend on how many threads run them.
 PARALLEL_SHARDS = 4
 
-#: The parallel epoch's "no dropout": an empty mask rather than None, so one
-#: compiled specialisation per dtype serves networks with and without dropout.
-#: The parallel kernel took as long to compile either way (float32 41 / 38 s,
-#: float64 35 / 35 s in one test run), so pruning the dropout code saved nothing.
-NO_MASK = np.zeros((0, 0), dtype=np.uint8)
-
 
 class OptimizerState:
     """Velocity / moments / step count of a stochastic optimizer, in the
@@ -296,7 +290,7 @@ class Trainer:
             return K.train_epoch_parallel(
                 net._theta, net._layout, net._acts, net._leak, net._cost, self.X, self.Y, self.sw,
                 self.labels, order, self.batch_size, opt.code, hyper, state.first, state.second, state.step,
-                grad, NO_MASK if mask is None else mask, ident, shard_work, blas_off, tasks)
+                grad, K.NO_MASK if mask is None else mask, ident, shard_work, blas_off, tasks)
         return run
 
     def _run(self):

@@ -12,6 +12,7 @@ from .dense import dense_backward_delta, dense_backward_params, dense_forward
 from .epoch import train_epoch
 from .parallel import train_epoch_parallel
 from .propagate import (
+    NO_MASK,
     accumulate_gradient,
     apply_dropout,
     count_correct,
@@ -27,7 +28,7 @@ from .update import optimizer_step, regularised_gradient
 _cache.stamp_caches([activations, costs, dense, epoch, fpu, parallel, propagate, update, vexp])
 
 __all__ = [
-    "accumulate_gradient", "apply_dropout", "activate_rows", "derivative_at", "cost_of", "count_correct",
+    "NO_MASK", "accumulate_gradient", "apply_dropout", "activate_rows", "derivative_at", "cost_of", "count_correct",
     "dense_backward_delta", "dense_backward_params", "dense_forward", "evaluate",
     "feedforward", "forward", "full_gradient", "sgd_backward",
     "optimizer_step", "output_delta", "regularised_gradient", "scale_by_derivative",
