@@ -300,7 +300,7 @@ def test_train_epoch_matches_reference_sgd(cost, output, n, batch_size, dtype, k
     empty = np.zeros(0, dtype)
     # grad None: the SGD step fused into BP4, no dropout code (mask None); a
     # gradient buffer: the general path with rule SGD and an empty mask array.
-    grad, mask = (None, None) if fused else (np.empty(net.n_parameters, dtype), np.zeros((0, 0), np.uint8))
+    grad, mask = (None, None) if fused else (np.empty(net.n_parameters, dtype), K.NO_MASK)
     _, _, _, batches = K.train_epoch(net.parameters, net._layout, net._acts, net._leak, net._cost, Xc, Y,
                                      swc, labels, order, batch_size, codes.SGD, hyper, empty, empty,
                                      np.zeros(1, np.int64), grad, mask, ident, work, blas)
