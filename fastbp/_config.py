@@ -3,14 +3,31 @@
 Every ``@njit`` in fastbp takes its options from here, so numerics switches
 cannot drift apart between kernels (a check in the tests enforces it).
 
-fastmath: only the flags that let LLVM vectorise reductions and fuse
-multiply-adds. ``nnan`` and ``ninf`` are deliberately absent: they would let
-the compiler fold away the NaN/inf checks that divergence detection relies on.
+fastmath: only flags that cannot make results depend on where and when a
+kernel was compiled. ``nnan`` and ``ninf`` are deliberately absent: they
+would let the compiler fold away the NaN/inf checks that divergence
+detection relies on. ``reassoc`` is absent too, except for the forward dot
+products (``JIT_DOT``): see below.
 """
 
 from numba.core.cpu import CPUTargetOptions as _TargetOptions
 
-FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+#: contract: fused multiply-adds; nsz, arcp: signed zeros and reciprocals.
+#: Not reassoc: with it LLVM may re-associate a sum differently each time it
+#: optimises the code, and numba optimises a kernel once on its own and
+#: again as the copy linked into each caller. The process that compiles a
+#: kernel runs one version and a process that loads it from numba's cache
+#: the other, so with reassoc everywhere the same seed gave different
+#: weights on a first, compiling run than on later runs (float32 and
+#: float64, loops and BLAS paths; the test in tests/test_float32_ir.py).
+FASTMATH = {"contract", "nsz", "arcp"}
+
+#: The forward products' dot products (kernels/dense.py ``dense_products``)
+#: are reductions that LLVM vectorises only when allowed to reassociate;
+#: without it W1 epochs took 2.1x as long. They keep reassoc, and the test
+#: above checks that their results do not change between compiling and
+#: cached runs either.
+FASTMATH_DOT = FASTMATH | {"reassoc"}
 
 #: Options for every serial kernel. ``error_model="numpy"`` turns a division by
 #: zero into inf/NaN (caught by the divergence checks) instead of a costly
@@ -21,6 +38,9 @@ FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 #: 7% faster in float32 and 2% in float64 (README "Architecture").
 JIT = dict(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy",
            **({"_nrt": False} if hasattr(_TargetOptions, "_nrt") else {}))   # a private option: kept optional
+
+#: The forward products' register-blocked dot products (FASTMATH_DOT).
+JIT_DOT = dict(JIT, fastmath=FASTMATH_DOT)
 
 #: Thin composite kernels that only sequence calls: inlined into their callers
 #: at numba-IR level, so they are not compiled (and code-generated, with all

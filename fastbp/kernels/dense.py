@@ -33,7 +33,7 @@ fastbp/_dispatch.py.
 import numpy as np
 from numba import njit
 
-from .._config import JIT, JIT_INLINE
+from .._config import JIT, JIT_DOT, JIT_INLINE
 from .activations import activate_rows, scale_by_derivative
 from .blas import gemm
 from .simd import (
@@ -153,7 +153,7 @@ def dense_forward(src, rows, W, b, Z, A, act, leak):
     activate_rows(Z, A, rows.shape[0], act, leak)
 
 
-@njit(**JIT)
+@njit(**JIT_DOT)
 def dense_products(src, rows, W, b, Z, j_start, j_stop):
     """Z[i, j] = src[rows[i]] · W[j] + b[j] for i < len(rows), j_start <= j < j_stop.
 
