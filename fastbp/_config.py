@@ -15,11 +15,12 @@ from numba.core.cpu import CPUTargetOptions as _TargetOptions
 #: contract: fused multiply-adds; nsz, arcp: signed zeros and reciprocals.
 #: Not reassoc: with it LLVM may re-associate a sum differently each time it
 #: optimises the code, and numba optimises a kernel once on its own and
-#: again as the copy linked into each caller. The process that compiles a
-#: kernel runs one version and a process that loads it from numba's cache
-#: the other, so with reassoc everywhere the same seed gave different
-#: weights on a first, compiling run than on later runs (float32 and
-#: float64, loops and BLAS paths; the test in tests/test_float32_ir.py).
+#: again as the copy linked into each caller. With reassoc everywhere the
+#: same seed gave different weights on a first, compiling run than on later
+#: runs that loaded the kernels from numba's cache (float32 and float64,
+#: loops and BLAS paths), while every leaf kernel called on its own agreed:
+#: the two kinds of run evidently execute different copies. The test is in
+#: tests/test_float32_ir.py.
 FASTMATH = {"contract", "nsz", "arcp"}
 
 #: The forward products' dot products (kernels/dense.py ``dense_products``)

@@ -15,7 +15,7 @@ Only kernels compiled as libraries of their own can be read here. Those
 with ``inline="always"`` (the BLAS layer wrappers, ``dense_forward``, the
 register blocks) are compiled inside their callers, whose IR also holds
 the float64 cost sums, so they are not listed. No BLAS-path fit either:
-none of its own kernels is a library (``gather_rows`` only copies).
+its one library of its own, ``gather_rows``, only copies.
 """
 
 import hashlib

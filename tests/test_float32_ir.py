@@ -4,7 +4,7 @@ compiles the kernels computes exactly what later processes that load them
 from numba's cache compute.
 
 A file of its own because it compiles every kernel afresh in a subprocess
-(about 80 s on one core): alone, pytest-xdist can run it beside the other
+(about 90 s on one core): alone, pytest-xdist can run it beside the other
 files instead of after the kernel tests.
 """
 
