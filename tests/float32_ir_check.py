@@ -29,22 +29,26 @@ import fastbp
 from fastbp import kernels as K
 from fastbp.kernels import dense, parallel
 
+
+def fingerprint(network):
+    return hashlib.sha256(network.parameters.tobytes()).hexdigest()
+
+
 net = fastbp.Network([6, 5, 3], hidden_activation="tanh", output_activation="softmax",
                      cost="log_likelihood", dtype=np.float32, seed=0)
+X, y = np.random.default_rng(0).random((8, 6)), np.arange(8) % 3
 params = []
 for optimizer in ("sgd", "adam", "momentum"):
-    net.fit(np.random.default_rng(0).random((8, 6)), np.arange(8) % 3, epochs=1, batch_size=3,
-            learning_rate=0.1, dropout=0.2, l1=0.1, l2=0.1, optimizer=optimizer)
-    params.append(hashlib.sha256(net.parameters.tobytes()).hexdigest())
-    net.fit(np.random.default_rng(0).random((8, 6)), np.arange(8) % 3, epochs=1, batch_size=3,
-            learning_rate=0.1, optimizer=optimizer, parallel=True)
-    params.append(hashlib.sha256(net.parameters.tobytes()).hexdigest())
+    net.fit(X, y, epochs=1, batch_size=3, learning_rate=0.1, dropout=0.2, l1=0.1, l2=0.1, optimizer=optimizer)
+    params.append(fingerprint(net))
+    net.fit(X, y, epochs=1, batch_size=3, learning_rate=0.1, optimizer=optimizer, parallel=True)
+    params.append(fingerprint(net))
 # The default network on the fused SGD loops: with reassoc in every kernel
 # (before FASTMATH dropped it) its weights differed between this compiling
 # run and a cached one.
 wide = fastbp.Network([50, 24, 12, 4], dtype=np.float32, seed=0)
 wide.fit(np.random.default_rng(0).random((60, 50)), np.arange(60) % 4, epochs=2, batch_size=10, learning_rate=0.5)
-params.append(hashlib.sha256(wide.parameters.tobytes()).hexdigest())
+params.append(fingerprint(wide))
 if "--params-only" in sys.argv:
     print(json.dumps({"params": params}))
     sys.exit(0)
