@@ -282,6 +282,7 @@ class Trainer:
         size = capacity * net._n_units
         shard_work = tuple(np.empty((shards, size), dtype=net.dtype) for _ in range(3)) + (
             np.empty((shards, 0), dtype=net.dtype), np.zeros((shards, 2), dtype=net.dtype))
+        batch_work = np.empty((1, 3 * shards * size), dtype=net.dtype)
         blas_off = np.zeros(net._layout.shape[0], dtype=np.int64)
         grad = np.empty(net.n_parameters if opt.code != codes.SGD else 0, dtype=net.dtype)
         tasks = parallel_tasks(net._layout, numba.get_num_threads())   # set by run()
@@ -291,7 +292,7 @@ class Trainer:
             return K.train_epoch_parallel(
                 net._theta, net._layout, net._acts, net._leak, net._cost, self.X, self.Y, self.sw,
                 self.labels, order, self.batch_size, opt.code, hyper, state.first, state.second, state.step,
-                grad, K.NO_MASK if mask is None else mask, ident, shard_work, blas_off, tasks)
+                grad, K.NO_MASK if mask is None else mask, ident, shard_work, batch_work, blas_off, tasks)
         return run
 
     def _run(self):

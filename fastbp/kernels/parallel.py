@@ -11,13 +11,22 @@ A. ``prange`` over tasks = blocks of rows of the weight matrices: each task
 B. ``prange`` over a fixed number of shards of the mini-batch's rows (fixed
    by the caller, not the thread count): each shard applies the first
    layer's activation to its rows, runs the rest of the forward pass, the
-   output error and BP2 into its own work buffers.
+   output error and BP2 into its own work buffers, and hands its rows of
+   the results back (below).
 
 Every parameter's gradient is therefore summed by one task in one fixed
 order, whatever the number of threads: the same seed gives bit-identical
 weights on 1, 2 or 64 threads. There are no per-shard gradient buffers to
 clear and reduce (a first design with them spent more on zeroing and
 summing 4 x 79,510 parameters per 32-row batch than threads saved).
+
+The phases hand the batch over through one batch-wide buffer
+(``batch_work``): A writes z¹ there, each shard reads its rows of it and
+writes back its errors and hidden activations, so that A's products and
+gradients run over the whole batch as one block of rows. With each shard's
+rows in its own buffer instead, those kernels ran over 8-row pieces, and
+W2 float32 epochs took 1.12x as long on one thread and on two (alternating
+in one process, medians of 9, bit-identical weights).
 
 Why the first layer's forward product goes with the update (A) rather than
 with the shards (B): its weights are the biggest array, and each thread
@@ -40,16 +49,16 @@ from .propagate import (
     _error_below,
     apply_dropout,
     count_correct,
-    input_probe,
     layer_params,
     layer_units,
+    n_units,
     nonfinite_probe,
     output_error,
     total_sample_weight,
     work_capacity,
 )
 from .update import adam_rate, hyperparameters
-from .views import view_1d
+from .views import view_1d, view_2d
 
 
 @njit(**JIT)
@@ -92,11 +101,10 @@ def apply_rule(theta, grad, first, second, lo, hi, opt, lr, l2n, l1n, mu, beta1,
 # _task_update and _task_forward are inlined into phase A's prange body: one
 # library level fewer for LLVM to re-optimise (README "Performance").
 @njit(**JIT_INLINE)
-def _task_update(theta, layout, X, rows, shard_work, task, n_shards, fused, opt, lr, keep_w, shrink,
+def _task_update(theta, layout, X, rows, batch_work, task, batch_rows, fused, opt, lr, keep_w, shrink,
                  l2n, l1n, mu, beta1, beta2, eps, lr_t, grad, first, second):
     """Phase A's update of one block of output units of one layer (see module docstring)."""
     layer, j0, j1 = task[0], task[1], task[2]
-    cap = work_capacity(shard_work[0][0], layout)
     zero = theta.dtype.type(0.0)
     size = rows.shape[0]
     n_in = layout[layer, N_IN]
@@ -115,16 +123,17 @@ def _task_update(theta, layout, X, rows, shard_work, task, n_shards, fused, opt,
             for k in range(n_in):
                 target_w[j, k] = zero
             target_b[j] = zero
-    # Every shard's rows in one pass over each block of W (kernels/simd.py).
-    D2, A2 = shard_work[2], shard_work[1]
-    d_off = cap * layout[layer, UNIT_OFF]
+    # The whole batch's rows, gathered by the shards, in one pass over each
+    # block of W (kernels/simd.py).
+    d_off = batch_rows * layout[layer, UNIT_OFF]
     # One call with run-time arguments: literal ones (0, True / False) would
     # compile weight_gradient twice.
     if layer == 0:
         src, src_off = X, np.int64(0)
     else:
-        src, src_off = A2, cap * layout[layer - 1, UNIT_OFF]
-    weight_gradient(target_w, target_b, D2, d_off, src, rows, src_off, layer == 0, n_shards, cap, size, j0, j1)
+        src, src_off = batch_work, batch_rows * (n_units(layout) + layout[layer - 1, UNIT_OFF])
+    weight_gradient(target_w, target_b, batch_work, d_off, src, rows, src_off, layer == 0, 1, batch_rows, size,
+                    j0, j1)
     if not fused:
         w0 = layout[layer, W_OFF] + j0 * n_in
         apply_rule(theta, grad, first, second, w0, w0 + (j1 - j0) * n_in, opt, lr, l2n, l1n, mu, beta1, beta2,
@@ -135,34 +144,34 @@ def _task_update(theta, layout, X, rows, shard_work, task, n_shards, fused, opt,
 
 
 @njit(**JIT_INLINE)
-def _task_forward(theta, layout, X, rows, shard_work, task, n_shards):
-    """Phase A for a first-layer task: z¹[:, j0:j1] of every shard of the
-    mini-batch ``rows``, into the shards' work buffers (products only: the
-    activation may be a softmax over all units, so the shards apply it)."""
+def _task_forward(theta, layout, X, rows, batch_work, task, batch_rows):
+    """Phase A for a first-layer task: z¹[:, j0:j1] of the mini-batch ``rows``,
+    into batch_work's z¹ block (products only: the activation may be a
+    softmax over all units, so the shards apply it)."""
     layer, j0, j1 = task[0], task[1], task[2]
     if layer != 0:
         return
-    cap = work_capacity(shard_work[0][0], layout)
     W, b = layer_params(theta, layout, 0)
-    size = rows.shape[0]
-    for s in range(n_shards):
-        lo, hi = shard_bounds(s, cap, size)
-        if hi > lo:
-            Z = layer_units(shard_work[0][s], layout, 0, cap)
-            dense_products(X, view_1d(rows, lo, hi - lo), W, b, Z, j0, j1)
+    Z = view_2d(batch_work, 2 * batch_rows * n_units(layout), rows.shape[0], layout[0, N_OUT])
+    dense_products(X, rows, W, b, Z, j0, j1)
 
 
 @njit(**JIT_PARALLEL)
 def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, order, batch_size,
-                         opt, hyper, first, second, step, grad, mask, ident, shard_work, blas_off, tasks):
+                         opt, hyper, first, second, step, grad, mask, ident, shard_work, batch_work, blas_off,
+                         tasks):
     """``epoch.train_epoch`` with each mini-batch split over threads (module docstring).
 
     shard_work: (Z2, A2, D2, G2, S2), 2-D arrays whose row s is shard s's work
     buffer (propagate.py's layout), each holding ceil(batch_size / n_shards)
     rows; the number of shards is Z2.shape[0]. blas_off: zero flags (loops
-    only). tasks: (n_tasks, 3) int64 rows (layer, first unit, end unit)
-    covering every output unit of every layer once. grad: (n_parameters,)
-    for the non-SGD rules, else unused. Returns what train_epoch returns.
+    only). batch_work: (1, 3 · B · n_units) with B = n_shards · rows per
+    shard: the mini-batch's errors (scaled by -lr for plain SGD), then its
+    hidden activations, then its z¹, each layer a contiguous (B, n_out)
+    block (module docstring). tasks: (n_tasks, 3) int64 rows (layer, first
+    unit, end unit) covering every output unit of every layer once. grad:
+    (n_parameters,) for the non-SGD rules, else unused. Returns what
+    train_epoch returns.
     """
     saved_mode = flush_subnormals()
     dt = theta.dtype.type
@@ -174,6 +183,8 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
     n_layers = layout.shape[0]
     last = n_layers - 1
     cap = work_capacity(shard_work[0][0], layout)
+    batch_rows = n_shards * cap
+    units = n_units(layout)
     shard_cost = np.zeros(n_shards)
     shard_correct = np.zeros(n_shards, dtype=np.int64)
     with_labels = labels.shape[0] > 0
@@ -219,10 +230,10 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
         for t in prange(tasks.shape[0]):
             mode = flush_subnormals()          # each worker thread flushes subnormals too
             if pending:
-                _task_update(theta, layout, X, prev_rows, shard_work, tasks[t], n_shards, fused, opt, lr,
+                _task_update(theta, layout, X, prev_rows, batch_work, tasks[t], batch_rows, fused, opt, lr,
                              keep_w, shrink, l2n, l1n, mu, beta1, beta2, eps, lr_t, grad, first, second)
             if has_next:
-                _task_forward(theta, layout, X, rows, shard_work, tasks[t], n_shards)
+                _task_forward(theta, layout, X, rows, batch_work, tasks[t], batch_rows)
             restore_fp_mode(mode)
         if pending:
             weighted_cost += prev_cost
@@ -245,22 +256,31 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
                 shard_rows = view_1d(rows, lo, hi - lo)
                 work = _shard(shard_work, np.int64(s))   # the prange index is unsigned here
                 A0 = layer_units(work[1], layout, 0, cap)
-                activate_rows(layer_units(work[0], layout, 0, cap), A0, hi - lo, acts[0], leak)
+                Z0 = view_2d(batch_work, batch_rows * 2 * units + lo * layout[0, N_OUT], hi - lo, layout[0, N_OUT])
+                activate_rows(Z0, A0, hi - lo, acts[0], leak)
                 if dropout:
                     apply_dropout(A0[:hi - lo], mask, shard_rows, layout[0, UNIT_OFF], keep)
                 shard_cost[s] = output_error(theta, layout, acts, leak, cost, X, Y, sw, shard_rows, ident,
                                              inv_weight, work, blas_off, mask, keep, 1)
-                shard_cost[s] += input_probe(ident, work, layout, hi - lo)
+                shard_cost[s] += nonfinite_probe(Z0, view_1d(ident, 0, hi - lo))   # NaN if any input was
                 if with_labels:
                     shard_correct[s] = count_correct(layer_units(work[1], layout, last, cap), labels, shard_rows)
                 for layer in range(last, 0, -1):
                     _error_below(theta, layout, acts, leak, work, blas_off, layer, hi - lo, shard_rows, mask, keep)
-                if fused:
-                    for layer in range(n_layers):
-                        D = layer_units(work[2], layout, layer, cap)
+                scale = -lr if fused else dt(1.0)
+                for layer in range(n_layers):
+                    n_out = layout[layer, N_OUT]
+                    at = batch_rows * layout[layer, UNIT_OFF] + lo * n_out
+                    D = layer_units(work[2], layout, layer, cap)
+                    for i in range(hi - lo):
+                        for j in range(n_out):
+                            batch_work[0, at + i * n_out + j] = D[i, j] * scale
+                    if layer < last:
+                        at += batch_rows * units
+                        A = layer_units(work[1], layout, layer, cap)
                         for i in range(hi - lo):
-                            for j in range(layout[layer, N_OUT]):
-                                D[i, j] *= -lr
+                            for j in range(n_out):
+                                batch_work[0, at + i * n_out + j] = A[i, j]
             restore_fp_mode(mode)
         prev_cost = 0.0
         prev_correct = 0

@@ -52,10 +52,16 @@ def layer_params(flat, layout, layer):
 
 
 @njit(**JIT_INLINE)
+def n_units(layout):
+    """Units (layer outputs) per row of a work buffer, over all layers."""
+    last = layout.shape[0] - 1
+    return layout[last, UNIT_OFF] + layout[last, N_OUT]
+
+
+@njit(**JIT_INLINE)
 def work_capacity(work, layout):
     """How many rows a work buffer holds."""
-    last = layout.shape[0] - 1
-    return work.shape[0] // (layout[last, UNIT_OFF] + layout[last, N_OUT])
+    return work.shape[0] // n_units(layout)
 
 
 @njit(**JIT_INLINE)
