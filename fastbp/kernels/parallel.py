@@ -98,6 +98,16 @@ def apply_rule(theta, grad, first, second, lo, hi, opt, lr, l2n, l1n, mu, beta1,
             theta[k] = w - lr * g
 
 
+@njit(**JIT_INLINE)
+def _copy_scaled(src, src_at, dst, dst_at, n, scale):
+    """dst's elements dst_at.. ← scale · src's elements src_at.. (n of each,
+    flat C order; scale 1 copies exactly)."""
+    source = view_1d(src, src_at, n)
+    target = view_1d(dst, dst_at, n)
+    for k in range(n):
+        target[k] = source[k] * scale
+
+
 # _task_update and _task_forward are inlined into phase A's prange body: one
 # library level fewer for LLVM to re-optimise (README "Performance").
 @njit(**JIT_INLINE)
@@ -267,20 +277,15 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
                     shard_correct[s] = count_correct(layer_units(work[1], layout, last, cap), labels, shard_rows)
                 for layer in range(last, 0, -1):
                     _error_below(theta, layout, acts, leak, work, blas_off, layer, hi - lo, shard_rows, mask, keep)
+                # Rows lo..hi of the batch-wide blocks (module docstring).
                 scale = -lr if fused else dt(1.0)
                 for layer in range(n_layers):
                     n_out = layout[layer, N_OUT]
                     at = batch_rows * layout[layer, UNIT_OFF] + lo * n_out
-                    D = layer_units(work[2], layout, layer, cap)
-                    for i in range(hi - lo):
-                        for j in range(n_out):
-                            batch_work[0, at + i * n_out + j] = D[i, j] * scale
+                    _copy_scaled(work[2], cap * layout[layer, UNIT_OFF], batch_work, at, (hi - lo) * n_out, scale)
                     if layer < last:
-                        at += batch_rows * units
-                        A = layer_units(work[1], layout, layer, cap)
-                        for i in range(hi - lo):
-                            for j in range(n_out):
-                                batch_work[0, at + i * n_out + j] = A[i, j]
+                        _copy_scaled(work[1], cap * layout[layer, UNIT_OFF], batch_work, at + batch_rows * units,
+                                     (hi - lo) * n_out, dt(1.0))
             restore_fp_mode(mode)
         prev_cost = 0.0
         prev_correct = 0
