@@ -7,7 +7,8 @@ the rounds of ``fit``'s own time for the *last* epoch of each round
 with the same ratio for the first epochs of the rounds beside it: the
 first epoch after a switch of mode may pay for the switch (the other
 mode's threads still spinning or asleep). On the shared 2-vCPU Zen 3 host
-neither is steady: the float32 ratio came out 1.28-1.57x over four runs.
+neither is steady: the float32 ratio came out 1.28-1.57x over four runs
+on one day, and 1.40-1.59x over three runs on the evening of 2026-12-01.
 
 - serial: ``threads=1`` (one BLAS thread, the serial kernels);
 - parallel: ``parallel=True, threads=2`` (sharded mini-batches, loop kernels);
