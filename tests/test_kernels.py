@@ -135,23 +135,19 @@ def test_weight_gradient_blocks_match_reference_and_any_row_split(dtype, n_rows)
     np.testing.assert_array_equal(split_w[:13], whole_w[:13])
     np.testing.assert_array_equal(split_w[13], W0[13])
     np.testing.assert_array_equal(split_b[13], b0[13])
-    # The parallel path's layout: 3 shards, each shard's deltas and inputs in
-    # its own row of a work buffer at an offset; inputs by row index or in
-    # the shards' buffers: the same dW and db bit for bit (the same order).
-    n_shards, d_off, src_off, width = 3, 5, 2, 5 + 4 * (n_out + n_in)
-    shard_rows = -(-n_rows // n_shards)      # 1 row: the last two shards are empty
-    D2 = np.full((n_shards, width), np.nan, dtype)
-    A2 = np.full((n_shards, width), np.nan, dtype)
-    for s in range(n_shards):
-        lo, hi = min(s * shard_rows, n_rows), min((s + 1) * shard_rows, n_rows)
-        D2[s, d_off:d_off + (hi - lo) * n_out] = D[lo:hi].ravel()
-        A2[s, src_off:src_off + (hi - lo) * n_in] = X[rows[lo:hi]].ravel()
+    # The parallel path's layout: the batch's deltas, and inputs, in the
+    # first row of a work buffer at an offset; inputs by row index or from
+    # that buffer: the same dW and db bit for bit (the same order).
+    d_off, src_off, width = 5, 2, 5 + n_rows * (n_out + n_in)
+    D2 = np.full((2, width), np.nan, dtype)
+    A2 = np.full((2, width), np.nan, dtype)
+    D2[0, d_off:d_off + n_rows * n_out] = D[:n_rows].ravel()
+    A2[0, src_off:src_off + n_rows * n_in] = X[rows].ravel()
     for by_row, src in [(True, X), (False, A2)]:
-        shard_w, shard_b = W0.copy(), b0.copy()
-        dense.weight_gradient(shard_w, shard_b, D2, d_off, src, rows, src_off, by_row, n_shards, shard_rows, n_rows,
-                              0, n_out)
-        np.testing.assert_array_equal(shard_w, whole_w)
-        np.testing.assert_array_equal(shard_b, whole_b)
+        offset_w, offset_b = W0.copy(), b0.copy()
+        dense.weight_gradient(offset_w, offset_b, D2, d_off, src, rows, src_off, by_row, n_rows, 0, n_out)
+        np.testing.assert_array_equal(offset_w, whole_w)
+        np.testing.assert_array_equal(offset_b, whole_b)
 
 
 def test_weight_gradient_blocks_refuse_arrays_they_would_misread():
@@ -166,7 +162,7 @@ def test_weight_gradient_blocks_refuse_arrays_they_would_misread():
     D2 = np.ones((1, 12), np.float32)
     for src in (np.ones((3, 16), np.float64), np.asfortranarray(np.ones((3, 16), np.float32))):
         with pytest.raises(TypingError):
-            dense.weight_gradient(W, b, D2, 0, src, rows, 0, True, 1, 3, 3, 0, 4)
+            dense.weight_gradient(W, b, D2, 0, src, rows, 0, True, 3, 0, 4)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

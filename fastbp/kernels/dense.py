@@ -197,7 +197,7 @@ def dense_backward_params(delta, src, rows, dW, db):
 @njit(**JIT_INLINE)
 def shard_bounds(s, shard_rows, size):
     """Shard s of a ``size``-row batch: rows s·shard_rows up to (s+1)·shard_rows,
-    clipped to the batch (the blocks in simd.py split batches the same way)."""
+    clipped to the batch."""
     return min(s * shard_rows, size), min((s + 1) * shard_rows, size)
 
 
@@ -207,28 +207,26 @@ def dense_backward_params_rows(delta, src, rows, dW, db, j_start, j_stop):
 
     delta must be C-contiguous with n_out columns (a work buffer's view).
     """
-    D2 = view_2d(delta, 0, 1, delta.shape[0] * delta.shape[1])   # the batch as one shard
-    weight_gradient(dW, db, D2, 0, src, rows, 0, True, 1, rows.shape[0], rows.shape[0], j_start, j_stop)
+    D2 = view_2d(delta, 0, 1, delta.shape[0] * delta.shape[1])   # the batch as one row
+    weight_gradient(dW, db, D2, 0, src, rows, 0, True, rows.shape[0], j_start, j_stop)
 
 
 @njit(**JIT)
-def weight_gradient(dW, db, D2, d_off, src, rows, src_off, by_row, n_shards, shard_rows, size, j_start, j_stop):
+def weight_gradient(dW, db, D2, d_off, src, rows, src_off, by_row, size, j_start, j_stop):
     """dW[j] += Σ_t D[t, j] x_t and db[j] += Σ_t D[t, j] for j_start <= j < j_stop
-    over the ``size`` samples t of a batch in ``n_shards`` shards of
-    ``shard_rows`` rows (the last ones shorter or empty).
+    over the ``size`` samples t of a batch.
 
-    Addressing as in ``simd._outer_block``: D2 (n_shards, width), sample t
-    (the i-th of shard s) with deltas at D2[s, d_off + i·n_out ...]; its
-    input x_t is src[rows[t]] if ``by_row``, else src[s, src_off + i·n_in
-    ...]. dW: (n_out, n_in); db: (n_out,). The parallel path splits dW's
-    rows over threads and keeps its shards' buffers; the serial path passes
-    its batch as one shard.
+    Addressing as in ``simd._outer_block``: sample t has its deltas at
+    D2[0, d_off + t·n_out ...]; its input x_t is src[rows[t]] if ``by_row``,
+    else src[0, src_off + t·n_in ...]. dW: (n_out, n_in); db: (n_out,). The
+    parallel path splits dW's rows over threads and passes its batch-wide
+    buffer; the serial path passes its batch's deltas as one row.
 
     Blocks of 4 rows x 2 vectors of dW take every sample of the batch in
     registers (simd.py); the column loop is outermost so the batch's slice
     of those columns stays in L1. Every element is accumulated in the same
-    order whatever block it falls in, so any split of the rows, and of the
-    batch into shards, gives the same dW.
+    order whatever block it falls in, so any split of the rows gives the
+    same dW.
     """
     n_out, n_in = dW.shape
     lanes = VECTOR_BYTES // dW.itemsize
@@ -237,25 +235,23 @@ def weight_gradient(dW, db, D2, d_off, src, rows, src_off, by_row, n_shards, sha
     j4 = j_start + (j_stop - j_start) - (j_stop - j_start) % 4
     for k0 in range(0, k2, 2 * lanes):
         for j in range(j_start, j4, 4):
-            outer_4x2(dW, j, k0, src, rows, src_off, by_row, D2, d_off, n_shards, shard_rows, size)
+            outer_4x2(dW, j, k0, src, rows, src_off, by_row, D2, d_off, size)
         for j in range(j4, j_stop):
-            outer_1x2(dW, j, k0, src, rows, src_off, by_row, D2, d_off, n_shards, shard_rows, size)
+            outer_1x2(dW, j, k0, src, rows, src_off, by_row, D2, d_off, size)
     if k1 > k2:   # one vector of columns left
         for j in range(j_start, j4, 4):
-            outer_4x1(dW, j, k2, src, rows, src_off, by_row, D2, d_off, n_shards, shard_rows, size)
+            outer_4x1(dW, j, k2, src, rows, src_off, by_row, D2, d_off, size)
         for j in range(j4, j_stop):
-            outer_1x1(dW, j, k2, src, rows, src_off, by_row, D2, d_off, n_shards, shard_rows, size)
+            outer_1x1(dW, j, k2, src, rows, src_off, by_row, D2, d_off, size)
     for k in range(k1, n_in):
         for j in range(j_start, j4, 4):
-            outer_4_scalar(dW, j, k, src, rows, src_off, by_row, D2, d_off, n_shards, shard_rows, size)
+            outer_4_scalar(dW, j, k, src, rows, src_off, by_row, D2, d_off, size)
         for j in range(j4, j_stop):
-            outer_1_scalar(dW, j, k, src, rows, src_off, by_row, D2, d_off, n_shards, shard_rows, size)
-    for s in range(n_shards):
-        lo, hi = shard_bounds(s, shard_rows, size)
-        for i in range(hi - lo):
-            base = d_off + i * n_out
-            for j in range(j_start, j_stop):
-                db[j] += D2[s, base + j]
+            outer_1_scalar(dW, j, k, src, rows, src_off, by_row, D2, d_off, size)
+    for t in range(size):
+        base = d_off + t * n_out
+        for j in range(j_start, j_stop):
+            db[j] += D2[0, base + j]
 
 
 @njit(**JIT)

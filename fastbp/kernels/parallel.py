@@ -142,8 +142,7 @@ def _task_update(theta, layout, X, rows, batch_work, task, batch_rows, fused, op
         src, src_off = X, np.int64(0)
     else:
         src, src_off = batch_work, batch_rows * (n_units(layout) + layout[layer - 1, UNIT_OFF])
-    weight_gradient(target_w, target_b, batch_work, d_off, src, rows, src_off, layer == 0, 1, batch_rows, size,
-                    j0, j1)
+    weight_gradient(target_w, target_b, batch_work, d_off, src, rows, src_off, layer == 0, size, j0, j1)
     if not fused:
         w0 = layout[layer, W_OFF] + j0 * n_in
         apply_rule(theta, grad, first, second, w0, w0 + (j1 - j0) * n_in, opt, lr, l2n, l1n, mu, beta1, beta2,

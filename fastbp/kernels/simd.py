@@ -9,16 +9,16 @@ through memory once per 8 samples instead. Here the block is built directly
 as <lanes x float> values: per sample, 2 vector loads of X and 4 broadcasts
 of D feed 8 fused multiply-adds.
 
-The samples may come in shards, each shard's deltas (and, past the first
-layer, inputs) in its own row of a (n_shards, width) work buffer: the
-parallel path's layout (kernels/parallel.py). The block then stays in
-registers across the shards too.
+The deltas (and, past the first layer, the inputs) are read from the
+first row of a work buffer, from an offset: a layer's block of the
+serial path's buffer or of the parallel path's batch-wide one
+(kernels/parallel.py).
 
 Every element is computed the same way in every block shape, vector or
 scalar: g ← fmuladd(D[t, j], X[t, k], g) for the samples t = 0, 1, ... of
-the batch in order (shard by shard), starting from G[j, k]. So G comes out
-bit-identical however its rows and columns are split into blocks (parallel
-tasks split the rows) and however the batch is split into shards.
+the batch in order, starting from G[j, k]. So G comes out bit-identical
+however its rows and columns are split into blocks (parallel tasks split
+the rows).
 """
 
 from llvmlite import ir
@@ -33,37 +33,33 @@ VECTOR_BYTES = 32
 
 
 def _outer_block(n_rows, n_vectors, scalar):
-    """An intrinsic ``block(G, j, k0, src, rows, src_off, by_row, D2, d_off, n_shards, shard_rows, size)``:
+    """An intrinsic ``block(G, j, k0, src, rows, src_off, by_row, D2, d_off, size)``:
 
     G[j+q, k0+c] += Σ_t D[t, j+q] · X[t, k0+c]
     for q < n_rows and c < n_vectors·lanes (lanes = 1 if ``scalar``), over
-    the ``size`` samples t of a batch split into ``n_shards`` shards (shard s
-    holds samples s·shard_rows up to min((s+1)·shard_rows, size)). Sample t,
-    the i-th of shard s, has its deltas at D2[s, d_off + i·n_out ...] and
-    its input row at src[rows[t]] if ``by_row``, else at
-    src[s, src_off + i·n_in ...] (src_off, or rows, is then unused). The
-    choice is one branch per call, outside the loops.
+    the ``size`` samples t of a batch. Sample t has its deltas at
+    D2[0, d_off + t·n_out ...] and its input row at src[rows[t]] if
+    ``by_row``, else at src[0, src_off + t·n_in ...] (src_off, or rows, is
+    then unused). The choice is one branch per call, outside the loops.
 
-    G: (n_out, n_in); D2: (n_shards, width); src: (n_src, n_in) or
-    (n_shards, width); all C-contiguous, one float dtype (others do not
-    type); rows: (size,) int64. n_shards·shard_rows must cover ``size``
-    (samples past it are left out). No bounds checks: the caller keeps the
-    block inside G.
+    G: (n_out, n_in); D2: (m, width); src: (n_src, n_in) or (m, width); all
+    C-contiguous, one float dtype (others do not type); rows: (size,) int64.
+    No bounds checks: the caller keeps the block inside G.
     """
 
     @intrinsic
-    def block(typingctx, G, j, k0, src, rows, src_off, by_row, D2, d_off, n_shards, shard_rows, size):
+    def block(typingctx, G, j, k0, src, rows, src_off, by_row, D2, d_off, size):
         # The vector loads reinterpret src and D2 as G's dtype, contiguous rows.
         arrays = (G, src, D2)
         if not all(isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C" and a.dtype == G.dtype
                    for a in arrays) or not (isinstance(rows, types.Array) and rows.ndim == 1):
             return None
-        sig = types.void(G, j, k0, src, rows, src_off, by_row, D2, d_off, n_shards, shard_rows, size)
+        sig = types.void(G, j, k0, src, rows, src_off, by_row, D2, d_off, size)
 
         def codegen(context, builder, signature, args):
             G_ty, _, _, src_ty, rows_ty, _, by_row_ty, D_ty = signature.args[:8]
-            j, k0, src_off, d_off, n_shards, shard_rows, size = (
-                context.cast(builder, args[a], signature.args[a], types.intp) for a in (1, 2, 5, 8, 9, 10, 11))
+            j, k0, src_off, d_off, size = (
+                context.cast(builder, args[a], signature.args[a], types.intp) for a in (1, 2, 5, 8, 9))
             by_row = context.cast(builder, args[6], by_row_ty, types.boolean)
             G_arr = context.make_array(G_ty)(context, builder, args[0])
             src_arr = context.make_array(src_ty)(context, builder, args[3])
@@ -102,33 +98,27 @@ def _outer_block(n_rows, n_vectors, scalar):
                                   acc[q, v])
 
             def multiply_in_samples(inputs_by_row):
-                with cgutils.for_range(builder, n_shards) as shards:
-                    s = shards.index
-                    # No division here: it would cost as much as a block's work on a 10-row batch.
-                    lo = builder.mul(s, shard_rows)
-                    hi = builder.add(lo, shard_rows)
-                    hi = builder.select(builder.icmp_signed("<", hi, size), hi, size)
-                    with cgutils.for_range(builder, builder.sub(hi, lo)) as samples:
-                        i = samples.index
-                        if inputs_by_row:
-                            r = builder.load(cgutils.get_item_pointer(context, builder, rows_ty, rows_arr,
-                                                                      [builder.add(lo, i)]))
-                            x_row, x_col = context.cast(builder, r, rows_ty.dtype, types.intp), ir.Constant(intp, 0)
-                        else:
-                            x_row, x_col = s, builder.add(src_off, builder.mul(i, n_in))
-                        x = [builder.load(pointer(src_ty, src_arr, x_row, builder.add(x_col, column[v])),
-                                          align=itemsize) for v in range(n_vectors)]
-                        d_col = builder.add(d_off, builder.mul(i, n_out))
-                        for q in range(n_rows):
-                            d = splat(builder.load(cgutils.get_item_pointer(context, builder, D_ty, D_arr,
-                                                                            [s, builder.add(d_col, unit[q])])))
-                            for v in range(n_vectors):
-                                builder.store(builder.call(fmuladd, [d, x[v], builder.load(acc[q, v])]), acc[q, v])
+                first_row = ir.Constant(intp, 0)
+                with cgutils.for_range(builder, size) as samples:
+                    t = samples.index
+                    if inputs_by_row:
+                        r = builder.load(cgutils.get_item_pointer(context, builder, rows_ty, rows_arr, [t]))
+                        x_row, x_col = context.cast(builder, r, rows_ty.dtype, types.intp), ir.Constant(intp, 0)
+                    else:
+                        x_row, x_col = first_row, builder.add(src_off, builder.mul(t, n_in))
+                    x = [builder.load(pointer(src_ty, src_arr, x_row, builder.add(x_col, column[v])),
+                                      align=itemsize) for v in range(n_vectors)]
+                    d_col = builder.add(d_off, builder.mul(t, n_out))
+                    for q in range(n_rows):
+                        d = splat(builder.load(cgutils.get_item_pointer(context, builder, D_ty, D_arr,
+                                                                        [first_row, builder.add(d_col, unit[q])])))
+                        for v in range(n_vectors):
+                            builder.store(builder.call(fmuladd, [d, x[v], builder.load(acc[q, v])]), acc[q, v])
 
-            with builder.if_else(by_row) as (from_rows, from_shards):
+            with builder.if_else(by_row) as (from_rows, from_offset):
                 with from_rows:
                     multiply_in_samples(True)
-                with from_shards:
+                with from_offset:
                     multiply_in_samples(False)
             for q in range(n_rows):
                 for v in range(n_vectors):
