@@ -98,6 +98,16 @@ def apply_rule(theta, grad, first, second, lo, hi, opt, lr, l2n, l1n, mu, beta1,
             theta[k] = w - lr * g
 
 
+#: The parts of batch_work (train_epoch_parallel), in order.
+ERRORS, ACTIVATIONS, FIRST_Z = 0, 1, 2
+
+
+@njit(**JIT_INLINE)
+def _batch_block(layout, batch_rows, part, layer):
+    """Where layer ``layer``'s (batch_rows, n_out) block of ``part`` starts in batch_work."""
+    return batch_rows * (part * n_units(layout) + layout[layer, UNIT_OFF])
+
+
 @njit(**JIT_INLINE)
 def _copy_scaled(src, src_at, dst, dst_at, n, scale):
     """dst's elements dst_at.. ← scale · src's elements src_at.. (n of each,
@@ -135,13 +145,13 @@ def _task_update(theta, layout, X, rows, batch_work, task, batch_rows, fused, op
             target_b[j] = zero
     # The whole batch's rows, gathered by the shards, in one pass over each
     # block of W (kernels/simd.py).
-    d_off = batch_rows * layout[layer, UNIT_OFF]
+    d_off = _batch_block(layout, batch_rows, ERRORS, layer)
     # One call with run-time arguments: literal ones (0, True / False) would
     # compile weight_gradient twice.
     if layer == 0:
         src, src_off = X, np.int64(0)
     else:
-        src, src_off = batch_work, batch_rows * (n_units(layout) + layout[layer - 1, UNIT_OFF])
+        src, src_off = batch_work, _batch_block(layout, batch_rows, ACTIVATIONS, layer - 1)
     weight_gradient(target_w, target_b, batch_work, d_off, src, rows, src_off, layer == 0, size, j0, j1)
     if not fused:
         w0 = layout[layer, W_OFF] + j0 * n_in
@@ -161,7 +171,7 @@ def _task_forward(theta, layout, X, rows, batch_work, task, batch_rows):
     if layer != 0:
         return
     W, b = layer_params(theta, layout, 0)
-    Z = view_2d(batch_work, 2 * batch_rows * n_units(layout), rows.shape[0], layout[0, N_OUT])
+    Z = view_2d(batch_work, _batch_block(layout, batch_rows, FIRST_Z, 0), rows.shape[0], layout[0, N_OUT])
     dense_products(X, rows, W, b, Z, j0, j1)
 
 
@@ -193,7 +203,6 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
     last = n_layers - 1
     cap = work_capacity(shard_work[0][0], layout)
     batch_rows = n_shards * cap
-    units = n_units(layout)
     shard_cost = np.zeros(n_shards)
     shard_correct = np.zeros(n_shards, dtype=np.int64)
     with_labels = labels.shape[0] > 0
@@ -265,7 +274,8 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
                 shard_rows = view_1d(rows, lo, hi - lo)
                 work = _shard(shard_work, np.int64(s))   # the prange index is unsigned here
                 A0 = layer_units(work[1], layout, 0, cap)
-                Z0 = view_2d(batch_work, batch_rows * 2 * units + lo * layout[0, N_OUT], hi - lo, layout[0, N_OUT])
+                n_first = layout[0, N_OUT]
+                Z0 = view_2d(batch_work, _batch_block(layout, batch_rows, FIRST_Z, 0) + lo * n_first, hi - lo, n_first)
                 activate_rows(Z0, A0, hi - lo, acts[0], leak)
                 if dropout:
                     apply_dropout(A0[:hi - lo], mask, shard_rows, layout[0, UNIT_OFF], keep)
@@ -280,10 +290,13 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
                 scale = -lr if fused else dt(1.0)
                 for layer in range(n_layers):
                     n_out = layout[layer, N_OUT]
-                    at = batch_rows * layout[layer, UNIT_OFF] + lo * n_out
-                    _copy_scaled(work[2], cap * layout[layer, UNIT_OFF], batch_work, at, (hi - lo) * n_out, scale)
+                    own = cap * layout[layer, UNIT_OFF]        # the layer's block in the shard's buffers
+                    rows_at = lo * n_out
+                    _copy_scaled(work[2], own, batch_work, _batch_block(layout, batch_rows, ERRORS, layer) + rows_at,
+                                 (hi - lo) * n_out, scale)
                     if layer < last:
-                        _copy_scaled(work[1], cap * layout[layer, UNIT_OFF], batch_work, at + batch_rows * units,
+                        _copy_scaled(work[1], own, batch_work,
+                                     _batch_block(layout, batch_rows, ACTIVATIONS, layer) + rows_at,
                                      (hi - lo) * n_out, dt(1.0))
             restore_fp_mode(mode)
         prev_cost = 0.0
