@@ -282,7 +282,7 @@ class Trainer:
         size = capacity * net._n_units
         shard_work = tuple(np.empty((shards, size), dtype=net.dtype) for _ in range(3)) + (
             np.empty((shards, 0), dtype=net.dtype), np.zeros((shards, 2), dtype=net.dtype))
-        batch_work = np.empty((1, 3 * shards * size), dtype=net.dtype)
+        batch_work = np.empty((1, K.parallel.BATCH_PARTS * shards * size), dtype=net.dtype)
         blas_off = np.zeros(net._layout.shape[0], dtype=np.int64)
         grad = np.empty(net.n_parameters if opt.code != codes.SGD else 0, dtype=net.dtype)
         tasks = parallel_tasks(net._layout, numba.get_num_threads())   # set by run()

@@ -98,8 +98,9 @@ def apply_rule(theta, grad, first, second, lo, hi, opt, lr, l2n, l1n, mu, beta1,
             theta[k] = w - lr * g
 
 
-#: The parts of batch_work (train_epoch_parallel), in order.
+#: The parts of batch_work (train_epoch_parallel), in order, and how many.
 ERRORS, ACTIVATIONS, FIRST_Z = 0, 1, 2
+BATCH_PARTS = 3
 
 
 @njit(**JIT_INLINE)
