@@ -36,6 +36,10 @@ Where the results can differ from scikit-learn's (all small):
   loss exactly);
 * a mini-batch whose weights sum to zero is skipped (scikit-learn divides by
   zero and fails with non-finite weights);
+* training that diverges with ``early_stopping=True`` stops at the diverged
+  epoch and restores the best weights with a ``ConvergenceWarning``
+  (scikit-learn trains on with NaN weights to ``max_iter``, then restores
+  the same weights);
 * sparse input is accepted and converted to a dense array;
 * ``momentum`` must be below 1, and ``MLPRegressor(loss="poisson")`` is not
   available (fastbp has no exponential output layer).
@@ -112,6 +116,39 @@ def _dense(X, dtype=None):
     return X
 
 
+class _Optimizer:
+    """scikit-learn's ``_optimizer``: the fastbp update rule (``rule``) and the current learning rate
+    (``learning_rate``, which the 'invscaling' and 'adaptive' schedules change after each epoch; for
+    Adam the base rate, without scikit-learn's per-step bias correction)."""
+
+    def __init__(self, rule, learning_rate):
+        self.rule = rule
+        self.learning_rate = float(learning_rate)
+
+
+class _ParameterList(list):
+    """``coefs_`` / ``intercepts_`` of a fitted estimator: views of the network's parameters.
+
+    Replacing an item (``coefs_[0] = W``) copies W into the network, as replacing an item of
+    scikit-learn's list changes its model; the shape must match.
+    """
+
+    def __init__(self, name, views):
+        super().__init__(views)
+        self._name = name
+
+    def __setitem__(self, index, value):
+        if isinstance(index, slice):
+            raise TypeError(f"{self._name} items are replaced one at a time; assign the whole list to "
+                            f"{self._name} to replace several")
+        i = range(len(self))[index]
+        view = list.__getitem__(self, i)
+        new = np.asarray(value)
+        if new.shape != view.shape:
+            raise ValueError(f"{self._name}[{i}] must have shape {view.shape}; got {new.shape}")
+        view[...] = new
+
+
 #: Network attributes holding training state (generator, optimizer moments, epoch records) that a
 #: pickled estimator keeps so that partial_fit continues exactly after unpickling.
 _TRAINING_STATE = ("_rng", "_optimizer_state", "_records")
@@ -157,7 +194,7 @@ class _EpochLoop:
 
     def rate(self, epoch, lr0, records):
         """The optimizer's current learning rate (scikit-learn's ``_optimizer.learning_rate``)."""
-        return self.est._learning_rate
+        return self.est._optimizer.learning_rate
 
     def _loss(self, record_cost):
         """scikit-learn's ``loss_`` for the epoch that just ended.
@@ -189,7 +226,7 @@ class _EpochLoop:
         est._update_no_improvement_count(self.validation)
         kind, lr_init, power_t = est._schedule
         if kind == "invscaling":
-            est._learning_rate = float(lr_init) / (est.t_ + 1) ** power_t
+            est._optimizer.learning_rate = float(lr_init) / (est.t_ + 1) ** power_t
         if est._no_improvement_count > est.n_iter_no_change:
             if est.early_stopping:
                 msg = ("Validation score did not improve more than tol=%f for %d consecutive epochs."
@@ -210,13 +247,13 @@ class _EpochLoop:
             if est.verbose:
                 print(msg + " Stopping.")
             return True
-        if est._learning_rate <= 1e-6:
+        if est._optimizer.learning_rate <= 1e-6:
             if est.verbose:
                 print(msg + " Learning rate too small. Stopping.")
             return True
-        est._learning_rate /= 5.0
+        est._optimizer.learning_rate /= 5.0
         if est.verbose:
-            print(msg + " Setting learning rate to %f" % est._learning_rate)
+            print(msg + " Setting learning rate to %f" % est._optimizer.learning_rate)
         return False
 
 
@@ -283,26 +320,45 @@ class _BaseMLP(BaseEstimator):
         """Weight matrices, ``coefs_[i]`` of shape (n_units[i], n_units[i + 1]).
 
         Transposed views of the fastbp network's (n_out, n_in) weights: they follow further training
-        (``partial_fit``, ``warm_start``), and writing into them changes the model. Assigning a list
-        of arrays copies it into the network.
+        (``partial_fit``, ``warm_start``), and writing into them, replacing an item or assigning a list
+        of arrays changes the model. Before the first fit, an assigned list is kept as it is (as in
+        scikit-learn) and becomes the starting point of ``partial_fit`` or a ``warm_start`` fit.
         """
-        theta = self._fitted_network().parameters
-        return [theta[a:b].reshape(n_out, n_in).T
-                for (a, b, _), n_in, n_out in zip(self._slices, self._sizes[:-1], self._sizes[1:])]
+        net = self.__dict__.get("_network")
+        if net is None:
+            return self._assigned_list("coefs_")
+        theta = net.parameters
+        return _ParameterList("coefs_", [theta[a:b].reshape(n_out, n_in).T for (a, b, _), n_in, n_out
+                                         in zip(self._slices, self._sizes[:-1], self._sizes[1:])])
 
     @coefs_.setter
     def coefs_(self, values):
-        self._assign("coefs_", self.coefs_, values)
+        self._set_parameter_list("coefs_", values)
 
     @property
     def intercepts_(self):
         """Bias vectors, ``intercepts_[i]`` of shape (n_units[i + 1],): views, like ``coefs_``."""
-        theta = self._fitted_network().parameters
-        return [theta[b:c] for _, b, c in self._slices]
+        net = self.__dict__.get("_network")
+        if net is None:
+            return self._assigned_list("intercepts_")
+        theta = net.parameters
+        return _ParameterList("intercepts_", [theta[b:c] for _, b, c in self._slices])
 
     @intercepts_.setter
     def intercepts_(self, values):
-        self._assign("intercepts_", self.intercepts_, values)
+        self._set_parameter_list("intercepts_", values)
+
+    def _assigned_list(self, name):
+        assigned = self.__dict__.get("_assigned", {})
+        if name not in assigned:
+            raise AttributeError(f"This {type(self).__name__} instance is not fitted yet")
+        return assigned[name]
+
+    def _set_parameter_list(self, name, values):
+        if self.__dict__.get("_network") is None:
+            self.__dict__.setdefault("_assigned", {})[name] = list(values)
+        else:
+            self._assign(name, getattr(self, name), values)
 
     @staticmethod
     def _assign(name, current, values):
@@ -316,6 +372,57 @@ class _BaseMLP(BaseEstimator):
         for old, new in zip(current, arrays):
             old[...] = new
 
+    def _has_parameters(self):
+        """A network, or both ``coefs_`` and ``intercepts_`` assigned before any fit."""
+        return (self.__dict__.get("_network") is not None
+                or {"coefs_", "intercepts_"} <= self.__dict__.get("_assigned", {}).keys())
+
+    def _adopt_assigned(self, dtype, layer_units=None):
+        """Build the network from ``coefs_`` and ``intercepts_`` assigned before any fit (scikit-learn
+        trains or predicts with whatever lists were assigned). Checks every shape before changing
+        anything; attributes the user did not set get ``_initialize``'s starting values."""
+        assigned = self.__dict__["_assigned"]
+        coefs = [np.asarray(c) for c in assigned["coefs_"]]
+        intercepts = [np.asarray(b) for b in assigned["intercepts_"]]
+        if not coefs or len(coefs) != len(intercepts):
+            raise ValueError(f"coefs_ and intercepts_ need one array per layer; got {len(coefs)} and "
+                             f"{len(intercepts)}")
+        for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
+            if coef.ndim != 2 or intercept.shape != (coef.shape[1],):
+                raise ValueError(f"coefs_[{i}] must be 2-D (n_in, n_out) and intercepts_[{i}] (n_out,); got "
+                                 f"shapes {coef.shape} and {intercept.shape}")
+            if i and coef.shape[0] != coefs[i - 1].shape[1]:
+                raise ValueError(f"coefs_[{i}] must have {coefs[i - 1].shape[1]} rows (the outputs of "
+                                 f"coefs_[{i - 1}]); got shape {coef.shape}")
+        sizes = [coefs[0].shape[0]] + [c.shape[1] for c in coefs]
+        if layer_units is not None and list(layer_units) != sizes:
+            raise ValueError(f"the assigned coefs_ give layer sizes {sizes}, but X, y and "
+                             f"hidden_layer_sizes need {list(layer_units)}")
+        slices = _layer_slices(sizes)
+        theta = np.empty(slices[-1][2], dtype=np.float64)
+        for (a, b, c), coef, intercept in zip(slices, coefs, intercepts):
+            theta[a:b] = coef.T.ravel()
+            theta[b:c] = intercept
+        if not hasattr(self, "out_activation_"):
+            self.out_activation_ = ("identity" if not is_classifier(self)
+                                    else "softmax" if self._label_binarizer.y_type_ == "multiclass"
+                                    else "logistic")
+        defaults = {"n_iter_": 0, "t_": 0, "n_layers_": len(sizes), "n_outputs_": sizes[-1],
+                    "_best_parameters": None, "_optimizer": None}
+        if self.solver in _STOCHASTIC_SOLVERS:
+            defaults.update(loss_curve_=[], _no_improvement_count=0, best_loss_=np.inf,
+                            validation_scores_=[] if self.early_stopping else None,
+                            best_validation_score_=-np.inf if self.early_stopping else None)
+        for name, value in defaults.items():
+            if name not in self.__dict__:
+                setattr(self, name, value)
+        self._sizes = tuple(sizes)
+        self._slices = slices
+        self._dtype = np.dtype(dtype) if self.solver in _STOCHASTIC_SOLVERS else np.dtype(np.float64)
+        self._network = self._new_network(theta, seed=int(check_random_state(self.random_state).randint(
+            np.iinfo(np.int32).max)))
+        del self.__dict__["_assigned"]
+
     def _fitted_network(self):
         net = self.__dict__.get("_network")
         if net is None:
@@ -323,8 +430,9 @@ class _BaseMLP(BaseEstimator):
         return net
 
     def __sklearn_is_fitted__(self):
-        """True once ``fit`` or ``partial_fit`` has built the network."""
-        return self.__dict__.get("_network") is not None
+        """True once ``fit`` or ``partial_fit`` has built the network (or both ``coefs_`` and
+        ``intercepts_`` were assigned)."""
+        return self._has_parameters()
 
     def _weights_squared(self):
         """sum_l ||W_l||^2 in float64 (biases excluded), scikit-learn's L2 term."""
@@ -363,6 +471,8 @@ class _BaseMLP(BaseEstimator):
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         layer_units = [n_features] + hidden_layer_sizes + [y.shape[1]]
+        if not first_pass and self.__dict__.get("_network") is None:
+            self._adopt_assigned(X.dtype, layer_units)
         if not first_pass and tuple(layer_units) != tuple(self._sizes):
             raise ValueError(f"warm_start/partial_fit needs the same layer sizes as the fitted network "
                              f"{list(self._sizes)}; got {layer_units} (hidden_layer_sizes or the number of "
@@ -393,6 +503,7 @@ class _BaseMLP(BaseEstimator):
         else:
             self.out_activation_ = "logistic"
         self._network = None
+        self.__dict__.pop("_assigned", None)        # coefs_ / intercepts_ assigned before: replaced
         self._sizes = tuple(layer_units)
         self._slices = _layer_slices(layer_units)
         # scikit-learn's L-BFGS ends with float64 coefficients whatever X's dtype; SGD and Adam keep it.
@@ -434,14 +545,14 @@ class _BaseMLP(BaseEstimator):
     def _fit_stochastic(self, X, y, sample_weight, incremental, theta0, random_state):
         if not incremental or self._optimizer is None:
             if self.solver == "sgd":
-                self._optimizer = optimizers.SGD(momentum=float(self.momentum),
-                                                 nesterov=bool(self.nesterovs_momentum) and self.momentum > 0)
+                rule = optimizers.SGD(momentum=float(self.momentum),
+                                      nesterov=bool(self.nesterovs_momentum) and self.momentum > 0)
                 self._schedule = (self.learning_rate, self.learning_rate_init, self.power_t)
             else:
-                self._optimizer = optimizers.Adam(beta1=float(self.beta_1), beta2=float(self.beta_2),
-                                                  epsilon=float(self.epsilon))
+                rule = optimizers.Adam(beta1=float(self.beta_1), beta2=float(self.beta_2),
+                                       epsilon=float(self.epsilon))
                 self._schedule = ("constant", self.learning_rate_init, self.power_t)
-            self._learning_rate = float(self.learning_rate_init)
+            self._optimizer = _Optimizer(rule, self.learning_rate_init)
             if theta0 is None:
                 self._network.reset_optimizer()     # scikit-learn starts a new optimizer
         if self.early_stopping and incremental:
@@ -512,11 +623,24 @@ class _BaseMLP(BaseEstimator):
             net.fit(_dense(X_train, dtype=self._dtype), self._targets(y_train),
                     epochs=1 if incremental else self.max_iter, batch_size=batch_size,
                     learning_rate=float(self.learning_rate_init), l2=l2,
-                    optimizer=self._optimizer, schedule=loop, shuffle=bool(self.shuffle),
+                    optimizer=self._optimizer.rule, schedule=loop, shuffle=bool(self.shuffle),
                     sample_weight=None if sw_train is None else _dense(sw_train, dtype=self._dtype),
                     callbacks=[loop])
         except FloatingPointError as exc:
-            raise ValueError(_NON_FINITE) from exc
+            if not self.early_stopping:
+                raise ValueError(_NON_FINITE) from exc
+            # scikit-learn trains on with NaN weights and ends by restoring the best ones; fastbp stops
+            # at the diverged epoch (its parameters are those of the epoch before), records it as
+            # scikit-learn would (NaN loss and validation score), restores the best and says so.
+            self.n_iter_ += 1
+            self.t_ += n_samples
+            self.loss_ = np.nan
+            self.loss_curve_.append(np.nan)
+            self.validation_scores_.append(float("nan"))
+            warnings.warn(f"Training diverged in iteration {self.n_iter_} (the loss became NaN or infinite); "
+                          f"the weights with the best validation score were restored. Try a smaller "
+                          f"learning_rate_init.", ConvergenceWarning, stacklevel=3)
+            loop.stopped = True
 
         if not loop.stopped and not incremental and self.n_iter_ == self.max_iter:
             warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the optimization hasn't "
@@ -557,6 +681,25 @@ class _BaseMLP(BaseEstimator):
         X = _dense(X, dtype=net.dtype)
         Y = self._targets(y)
         sw = None if sample_weight is None else _dense(sample_weight, dtype=net.dtype)
+        loss_grad = self._lbfgs_objective(X, Y, sw)
+
+        options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol}
+        try:
+            from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
+            options.update(_get_additional_lbfgs_options_dict("iprint", 1 if self.verbose else -1))
+        except ImportError:  # pragma: no cover - older scikit-learn
+            pass
+        result = scipy.optimize.minimize(loss_grad, net.parameters.astype(np.float64), method="L-BFGS-B",
+                                         jac=True, options=options)
+        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+        self.loss_ = float(result.fun)
+        net.parameters = result.x
+
+    def _lbfgs_objective(self, X, Y, sw):
+        """loss_grad(theta) -> (loss, float64 gradient) in fastbp's parameter layout, for X, targets Y
+        (n, n_outputs) and sample weights sw (or None), all of the network's dtype. Sets the network's
+        parameters to theta."""
+        net = self._network
         n = X.shape[0]
         weight_sum = float(n if sw is None else np.sum(sw, dtype=np.float64))
         l2 = self.alpha * n / weight_sum                    # gradient (alpha / S) W, as scikit-learn's
@@ -574,18 +717,59 @@ class _BaseMLP(BaseEstimator):
                 return np.inf, np.zeros_like(theta)
             squares = sum(float(np.dot(theta[a:b], theta[a:b])) for a, b, _ in slices)
             return data + 0.5 * self.alpha * squares / weight_sum, grad.astype(np.float64)
+        return loss_grad
 
-        options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol}
-        try:
-            from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
-            options.update(_get_additional_lbfgs_options_dict("iprint", 1 if self.verbose else -1))
-        except ImportError:  # pragma: no cover - older scikit-learn
-            pass
-        result = scipy.optimize.minimize(loss_grad, net.parameters.astype(np.float64), method="L-BFGS-B",
-                                         jac=True, options=options)
-        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
-        self.loss_ = float(result.fun)
-        net.parameters = result.x
+    def _sklearn_order(self):
+        """int64 index k -> position in fastbp's parameter vector of scikit-learn's packed element k
+        (every coefs_[i] raveled row-major, then every intercepts_[i])."""
+        coef_positions, intercept_positions = [], []
+        for (a, b, c), n_in, n_out in zip(self._slices, self._sizes[:-1], self._sizes[1:]):
+            # coefs_[i][j, k] is fastbp's W[k, j], at a + k * n_in + j.
+            coef_positions.append((a + np.arange(n_out)[None, :] * n_in + np.arange(n_in)[:, None]).ravel())
+            intercept_positions.append(np.arange(b, c))
+        return np.concatenate(coef_positions + intercept_positions)
+
+    def _loss_grad_lbfgs(self, packed_coef_inter, X, y, sample_weight=None, activations=None, deltas=None,
+                         coef_grads=None, intercept_grads=None):
+        """scikit-learn's L-BFGS objective at packed parameters, computed by fastbp's compiled kernels.
+
+        Parameters
+        ----------
+        packed_coef_inter : ndarray of shape (n_parameters,)
+            Every ``coefs_[i]`` raveled (row-major), then every ``intercepts_[i]``; becomes the model's
+            parameters, as in scikit-learn.
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Targets as the network sees them (binarized labels for a classifier).
+        sample_weight : array-like of shape (n_samples,), default=None
+        activations, deltas : ignored (scikit-learn's work lists).
+        coef_grads, intercept_grads : list, optional
+            If given, their items are replaced by the gradient's blocks, as scikit-learn does.
+
+        Returns
+        -------
+        loss : float
+            The data loss plus 0.5 alpha ||W||^2 / (weight sum).
+        grad : ndarray of shape (n_parameters,), float64, packed like ``packed_coef_inter``.
+        """
+        net = self._fitted_network()
+        order = self._sklearn_order()
+        packed = np.asarray(packed_coef_inter, dtype=np.float64)
+        if packed.shape != order.shape:
+            raise ValueError(f"packed_coef_inter must have shape {order.shape}; got {packed.shape}")
+        X = _dense(X, dtype=net.dtype)
+        Y = self._targets(y)
+        if Y.ndim == 1:
+            Y = Y.reshape((-1, 1))
+        sw = None if sample_weight is None else _dense(sample_weight, dtype=net.dtype)
+        theta = np.empty_like(packed)
+        theta[order] = packed
+        loss, grad = self._lbfgs_objective(X, Y, sw)(theta)
+        if coef_grads is not None and intercept_grads is not None:
+            for i, ((a, b, c), n_in, n_out) in enumerate(zip(self._slices, self._sizes[:-1], self._sizes[1:])):
+                coef_grads[i] = grad[a:b].reshape(n_out, n_in).T.copy()
+                intercept_grads[i] = grad[b:c].copy()
+        return loss, grad[order]
 
     def _check_loss(self):
         pass
@@ -607,8 +791,13 @@ class _BaseMLP(BaseEstimator):
         """Output activations for X ((n_samples, n_features); sparse is made dense)."""
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        if self.__dict__.get("_network") is None:
+            assigned = self.__dict__["_assigned"]
+            self._adopt_assigned(np.result_type(*assigned["coefs_"], *assigned["intercepts_"]))
         net = self._network
-        return net.feedforward(_dense(X, dtype=net.dtype))
+        out = net.feedforward(_dense(X, dtype=net.dtype))
+        # scikit-learn multiplies X by the coefficients: float64 X gives float64 outputs from a float32 model.
+        return out.astype(np.result_type(X.dtype, out.dtype), copy=False)
 
     def _score_with_function(self, X, y, sample_weight, score_function):
         try:

@@ -204,7 +204,7 @@ def test_schedules_and_stopping_follow_sklearn(schedule):
     ours.fit(X, y)
     theirs.fit(X, y)
     assert ours.n_iter_ == theirs.n_iter_
-    assert ours._learning_rate == pytest.approx(theirs._optimizer.learning_rate, rel=1e-12)
+    assert ours._optimizer.learning_rate == pytest.approx(theirs._optimizer.learning_rate, rel=1e-12)
     assert_params_equal(ours, theirs)
 
 
@@ -390,6 +390,133 @@ def test_coefs_are_live_views(data):
     np.testing.assert_allclose(clf.predict_proba(data["X"]), 1 / 3)
     with pytest.raises(ValueError, match="shape"):
         clf.coefs_ = [np.zeros((2, 2))] * 2
+
+
+def test_coefs_items_can_be_replaced(data):
+    # scikit-learn's coefs_ is a list: replacing one of its arrays changes the model.
+    clf = fb.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(data["X"], data["multiclass"])
+    clf.coefs_[1] = np.zeros((4, 3))
+    clf.intercepts_[1] = np.array([0.0, 5.0, 0.0])
+    np.testing.assert_array_equal(clf.coefs_[1], 0)
+    assert (clf.predict(data["X"]) == 1).all()
+    with pytest.raises(ValueError, match=r"coefs_\[0\] must have shape \(6, 4\); got \(4, 6\)"):
+        clf.coefs_[0] = np.zeros((4, 6))
+    np.testing.assert_array_equal(clf.intercepts_[1], [0.0, 5.0, 0.0])   # the refused write changed nothing
+
+
+def _set_up_by_hand(est, coefs, intercepts, out_activation):
+    """scikit-learn's own test_fit: an unfitted MLP given its weights and starting attributes by hand."""
+    est.coefs_ = [0] * len(coefs)
+    est.intercepts_ = [0] * len(coefs)
+    for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
+        est.coefs_[i] = coef
+        est.intercepts_[i] = intercept
+    est.n_features_in_ = coefs[0].shape[0]
+    est.n_iter_ = 0
+    est.n_layers_ = len(coefs) + 1
+    est.out_activation_ = out_activation
+    est.t_ = 0
+    est.best_loss_ = np.inf
+    est.loss_curve_ = []
+    est._no_improvement_count = 0
+    return est
+
+
+@pytest.mark.parametrize("kind", ["MLPClassifier", "MLPRegressor"])
+def test_weights_assigned_before_fit_start_partial_fit(kind):
+    # The same hand-set start, one partial_fit step: scikit-learn's own worked example, both libraries.
+    X = np.array([[0.6, 0.8, 0.7], [0.1, -0.4, 0.3], [-0.5, 0.2, 0.9]])
+    y = np.array([0, 1, 1]) if kind == "MLPClassifier" else np.array([0.5, -1.0, 2.0])
+    coefs = [np.array([[0.1, 0.2], [0.3, 0.1], [0.5, 0.0]]), np.array([[0.1], [0.2]])]
+    intercepts = [np.array([0.1, 0.1]), np.array([1.0])]
+    output = "logistic" if kind == "MLPClassifier" else "identity"
+    params = dict(solver="sgd", learning_rate_init=0.1, alpha=0.1, activation="logistic", hidden_layer_sizes=2,
+                  momentum=0, random_state=1)
+    ours, theirs = (_set_up_by_hand(est, coefs, intercepts, output) for est in both(kind, **params))
+    fit_args = dict(classes=[0, 1]) if kind == "MLPClassifier" else {}
+    ours.partial_fit(X, y, **fit_args)
+    theirs.partial_fit(X, y, **fit_args)
+    assert_params_equal(ours, theirs)
+    assert ours.t_ == theirs.t_ == 3 and ours.n_iter_ == theirs.n_iter_ == 1
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-12)
+
+
+def test_weights_assigned_before_fit_are_checked():
+    X, y = np.zeros((4, 3)), np.array([0, 1, 0, 1])
+    est = fb.MLPClassifier(hidden_layer_sizes=(3,), solver="sgd")
+    est.coefs_ = [np.zeros((3, 2)), np.zeros((2, 1))]
+    est.intercepts_ = [np.zeros(2), np.zeros(1)]
+    with pytest.raises(ValueError, match=r"layer sizes \[3, 2, 1\], but X, y and hidden_layer_sizes need "
+                                         r"\[3, 3, 1\]"):
+        est.partial_fit(X, y, classes=[0, 1])
+    est.intercepts_ = [np.zeros(3), np.zeros(1)]
+    with pytest.raises(ValueError, match=r"intercepts_\[0\] \(n_out,\); got shapes \(3, 2\) and \(3,\)"):
+        est.set_params(hidden_layer_sizes=(2,)).partial_fit(X, y, classes=[0, 1])
+    # A plain fit (no warm_start) starts afresh, as scikit-learn's does.
+    est.fit(X, y)
+    assert [c.shape for c in est.coefs_] == [(3, 2), (2, 1)] and np.abs(est.coefs_[0]).max() > 0
+
+
+@pytest.mark.parametrize("target", ["multiclass", "binary", "multilabel", "multioutput"])
+def test_loss_grad_lbfgs_equals_sklearns(data, target):
+    # scikit-learn's L-BFGS objective evaluated by scikit-learn itself: an independent loss and gradient,
+    # at random packed parameters (coefs_ raveled row-major, then intercepts_). float64 throughout; the
+    # two differ only in summation order (~1e-15 relative).
+    kind = TARGETS[target]
+    ours, theirs = both(kind, hidden_layer_sizes=(5, 4), solver="lbfgs", alpha=0.3, max_iter=2, random_state=0)
+    ours.fit(data["X"], data[target])
+    theirs.fit(data["X"], data[target])
+    X = data["X"]
+    Y = theirs._label_binarizer.transform(data[target]) if kind == "MLPClassifier" else data[target]
+    Y = Y.reshape(len(X), -1)
+    sizes = [X.shape[1], 5, 4, Y.shape[1]]
+    n = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    packed = np.random.default_rng(0).normal(size=n)
+    work = ([X] + [np.empty((len(X), k)) for k in sizes[1:]], [np.empty((len(X), k)) for k in sizes[1:]],
+            [np.empty((a, b)) for a, b in zip(sizes[:-1], sizes[1:])], [np.empty(b) for b in sizes[1:]])
+    their_loss, their_grad = theirs._loss_grad_lbfgs(packed, X, Y, None, *work)
+    coef_grads, intercept_grads = [None] * 3, [None] * 3
+    our_loss, our_grad = ours._loss_grad_lbfgs(packed, X, Y, None, None, None, coef_grads, intercept_grads)
+    assert our_loss == pytest.approx(their_loss, rel=1e-12)
+    np.testing.assert_allclose(our_grad, their_grad, rtol=0, atol=1e-12 * np.abs(their_grad).max())
+    np.testing.assert_array_equal(np.concatenate([g.ravel() for g in coef_grads + intercept_grads]), our_grad)
+    assert_params_equal(ours, theirs, rtol=0)     # both now hold the packed parameters
+    with pytest.raises(ValueError, match=f"packed_coef_inter must have shape \\({n},\\)"):
+        ours._loss_grad_lbfgs(packed[1:], X, Y)
+
+
+def test_divergence_with_early_stopping_restores_the_best_weights():
+    # scikit-learn's test_mlp_diverging_loss setting, without shuffling so that both trajectories are the
+    # same: scikit-learn trains on with NaN weights to max_iter and restores the best ones; fastbp stops at
+    # the diverged epoch, records it as NaN, restores the same weights and says so.
+    X, y = load_iris(return_X_y=True)
+    params = dict(hidden_layer_sizes=100, activation="identity", solver="sgd", learning_rate_init=1,
+                  shuffle=False, max_iter=20, early_stopping=True, n_iter_no_change=10, random_state=0)
+    ours, theirs = both("MLPRegressor", **params)
+    with pytest.warns(ConvergenceWarning, match="diverged in iteration 5 .* best validation score were restored"):
+        ours.fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs.fit(X, y)
+    assert isinstance(ours.validation_scores_[-1], float) and np.isnan(ours.validation_scores_[-1])
+    np.testing.assert_allclose(ours.validation_scores_[:-1], theirs.validation_scores_[:4], rtol=1e-12)
+    assert np.isnan(ours.loss_) and ours.n_iter_ == len(ours.loss_curve_) == 5
+    assert_params_equal(ours, theirs)
+    with pytest.raises(ValueError, match="non-finite parameter weights"):    # without early stopping
+        fb.MLPRegressor(**{**params, "early_stopping": False}).fit(X, y)
+
+
+def test_float32_model_gives_float64_outputs_for_float64_input(data):
+    # As scikit-learn's (float64 X times float32 coefficients is float64).
+    X32 = data["X"].astype(np.float32)
+    clf = fb.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(X32, data["multiclass"])
+    assert clf.coefs_[0].dtype == np.float32
+    assert clf.predict_proba(X32).dtype == np.float32
+    proba = clf.predict_proba(data["X"])
+    assert proba.dtype == np.float64
+    np.testing.assert_array_equal(proba, clf.predict_proba(X32))
+    reg = fb.MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(X32, data["regression"])
+    assert reg.predict(data["X"]).dtype == np.float64 and reg.predict(X32).dtype == np.float32
 
 
 def test_pickle_keeps_training_state(data):
