@@ -99,6 +99,13 @@ class Network:
         clone.weights, clone.biases = split(clone._theta, clone._layout)
         return clone
 
+    def _move_parameters(self):
+        """Give the parameters a fresh buffer with the same values: arrays viewing the old buffer keep
+        the values they had (fastbp.nielsen's snapshot semantics). Only between fits, or from a fit's
+        callback: the trainer reads ``_theta`` anew for every chunk of an epoch."""
+        self._theta = self._theta.copy()
+        self.weights, self.biases = split(self._theta, self._layout)
+
     def __getstate__(self):
         # The lock and the per-layer views are rebuilt on unpickling.
         return {k: v for k, v in self.__dict__.items() if k not in ("_fit_lock", "weights", "biases")}

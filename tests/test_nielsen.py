@@ -417,12 +417,19 @@ def test_random_seed_makes_runs_reproducible(capsys):
     assert not np.array_equal(runs[0], runs[2])
 
 
-def test_weights_and_biases_are_live_views_of_the_trained_network():
+def test_weights_and_biases_are_views_with_his_snapshot_semantics():
     np.random.seed(12)
     net = network.Network([10, 6, 4])
-    w0 = net.weights[0]
+    w0, biases = net.weights[0], net.biases
+    initial_w0, initial_biases = w0.copy(), [b.copy() for b in biases]
+    w0[0, 0] = 0.25                                             # a write before training is trained on
     net.SGD(list(his_format(30, n_in=10, n_out=4, seed=13)), 1, 5, 3.0)
-    assert np.shares_memory(w0, net.weights[0])                 # the trained values, seen through w0
+    # His steps build new arrays, so what was taken before training keeps its values; a new read is trained.
+    initial_w0[0, 0] = 0.25
+    np.testing.assert_array_equal(w0, initial_w0)
+    assert_layers_close(biases, initial_biases, 0.0)
+    assert not np.array_equal(net.weights[0], initial_w0)
+    np.testing.assert_array_equal(net.weights[0], net._core.weights[0])
     x = np.ones((10, 1))
 
     net.weights[0][...] = 0.0                                   # his users write into the arrays
@@ -452,6 +459,59 @@ def test_weights_and_biases_are_live_views_of_the_trained_network():
     assert type(snapshot) is list and np.all(snapshot[1] == 0.5) and np.all(twin.weights[1] == 0.5)
     twin.SGD(list(his_format(10, n_in=10, n_out=4, seed=14)), 1, 5, 1.0)
     assert np.all(net.weights[1] == 9.0)
+
+
+def _port_stop(accuracies, n):
+    """Epochs the Python 3 port's early_stopping_n rule trains for, given each epoch's accuracy."""
+    best, stalled = 0, 0
+    for epoch, accuracy in enumerate(accuracies, 1):
+        best, stalled = (accuracy, 0) if accuracy > best else (best, stalled + 1)
+        if stalled == n:
+            return epoch
+    return len(accuracies)
+
+
+@pytest.mark.parametrize("watch", ["evaluation", "training"])
+def test_network2_early_stopping_n_follows_the_python3_port(watch, capsys):
+    data = list(his_format(60, n_in=10, n_out=4, seed=32))
+    monitors = {f"monitor_{watch}_accuracy": True}
+    runs = []
+    for early_stopping_n in (0, 2):
+        random.seed(5)
+        np.random.seed(33)
+        net = network2.Network([10, 5, 4])
+        runs.append(net.SGD(data, 25, 10, 4.0, evaluation_data=data[:30], early_stopping_n=early_stopping_n,
+                            **monitors))
+    accuracies = runs[0][1] if watch == "evaluation" else runs[0][3]
+    stopped = runs[1][1] if watch == "evaluation" else runs[1][3]
+    assert len(stopped) == _port_stop(accuracies, 2) < 25      # the rule triggered, and only then
+    assert stopped == accuracies[:len(stopped)]                  # the same training up to there
+    capsys.readouterr()
+
+
+def test_network2_early_stopping_n_is_checked():
+    net = network2.Network([4, 3, 2])
+    data = list(his_format(6, n_in=4, n_out=2, seed=34))
+    with pytest.raises(ValueError, match="early_stopping_n watches an accuracy"):
+        net.SGD(data, 3, 2, 1.0, early_stopping_n=2, monitor_training_cost=True)
+    with pytest.raises(ValueError, match="early_stopping_n must be an int >= 0; got -1"):
+        net.SGD(data, 3, 2, 1.0, early_stopping_n=-1)
+
+
+def test_best_weights_idiom_restores_a_snapshot():
+    # Early stopping by hand, as his readers write it: keep net.weights / net.biases of the best epoch,
+    # train on, put them back. In his code the kept lists are the arrays that later steps replaced.
+    data = list(his_format(40, n_in=10, n_out=4, seed=31))
+    np.random.seed(30)
+    net = network2.Network([10, 6, 4])
+    best_w, best_b = net.weights, net.biases
+    kept_w, kept_b = [w.copy() for w in best_w], [b.copy() for b in best_b]
+    net.SGD(data, 2, 8, 0.5)
+    assert not np.array_equal(net.weights[0], kept_w[0])
+    net.weights, net.biases = best_w, best_b
+    assert_layers_close(net.weights, kept_w, 0.0)
+    assert_layers_close(net.biases, kept_b, 0.0)
+    np.testing.assert_allclose(net.feedforward(data[0][0]), his_copy(net).feedforward(data[0][0]), rtol=RTOL_STEP)
 
 
 # ================================================================ network2.py

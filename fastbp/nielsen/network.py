@@ -26,10 +26,14 @@ What differs, and why:
   ``epoch_orders(shuffle_seed, n, epochs)[e]``. ``random.seed(s)`` therefore
   still makes a run reproducible. The caller's list is not reordered (as in
   the Python 3 ports, which copy it with ``list()``).
-* ``weights`` and ``biases`` are live views of the compiled network's
-  parameters: reading them after ``SGD`` shows the trained values, writing
-  into them (``net.weights[0][...] = W``, ``net.weights[0] = W`` or
-  ``net.weights = [...]``) changes the network. Shapes are checked.
+* ``weights`` and ``biases`` are views of the compiled network's
+  parameters: writing into them (``net.weights[0][...] = W``,
+  ``net.weights[0] = W`` or ``net.weights = [...]``) changes the network,
+  and shapes are checked. As in his code, where every step builds new
+  arrays, lists taken before training keep their values: ``best =
+  net.weights`` is a snapshot once training goes on (training moves the
+  parameters to a fresh buffer when views were handed out), and ``net.weights
+  = best`` restores it. Read ``net.weights`` again for the trained values.
 * Data: lists, tuples or iterators (his ``zip`` objects, consumed once) of
   ``(x, y)``; x any array of ``sizes[0]`` numbers (usually an (n, 1)
   column); y a column of ``sizes[-1]`` targets or an int class label. Each
@@ -269,22 +273,35 @@ class _CoreBacked:
         p = self._core.parameters
         return [p[b0:b0 + n_out].reshape(n_out, 1) for _, b0, n_out, _ in self._slices]
 
+    def _detach_views(self):
+        """Before the parameters change: if views were handed out, move the parameters to a fresh buffer
+        so that those keep their values, as his arrays do when a step replaces them."""
+        if self.__dict__.pop("_views_out", False):
+            self._core._move_parameters()
+
     @property
     def weights(self):
-        """weights[l]: (sizes[l+1], sizes[l]) live view; weights[l][j, k] joins unit k to unit j."""
+        """weights[l]: (sizes[l+1], sizes[l]) view; weights[l][j, k] joins unit k to unit j. Writes change
+        the network; after further training the list keeps the values it had (his semantics)."""
+        self._views_out = True
         return _Layers(self._weight_views(), "weights")
 
     @weights.setter
     def weights(self, values):
+        values = list(values)           # before any move: they may be views of the current buffer
+        self._detach_views()
         self._assign(self._weight_views(), values, "weights")
 
     @property
     def biases(self):
-        """biases[l]: (sizes[l+1], 1) live view."""
+        """biases[l]: (sizes[l+1], 1) view, like ``weights``."""
+        self._views_out = True
         return _Layers(self._bias_views(), "biases")
 
     @biases.setter
     def biases(self, values):
+        values = list(values)
+        self._detach_views()
         self._assign(self._bias_views(), values, "biases")
 
     @staticmethod
@@ -370,6 +387,7 @@ class _CoreBacked:
     def _step(self, mini_batch, eta, lmbda, n):
         """w -> (1 - eta*lmbda/n) w - (eta/m) sum nabla_w, b -> b - (eta/m) sum nabla_b: one SGD step."""
         mini_batch = _as_list(mini_batch, "mini_batch")
+        self._detach_views()
         decay = 1 - eta * (lmbda / n)
         if self._overrides("backprop", "cost_derivative"):
             if not mini_batch:
@@ -397,7 +415,8 @@ class _CoreBacked:
     def _train(self, training_data, epochs, mini_batch_size, eta, lmbda, step, after_epoch):
         """Every epoch: the compiled kernels, or his loop over ``step`` when a subclass overrides it.
 
-        ``after_epoch(j)`` runs after epoch j (0-based), where he prints and monitors.
+        ``after_epoch(j)`` runs after epoch j (0-based), where he prints and monitors; a true result
+        ends training there.
         """
         seed = self._reseed()
         if self._overrides("update_mini_batch", "backprop", "cost_derivative"):
@@ -407,12 +426,20 @@ class _CoreBacked:
             for j, order in enumerate(epoch_orders(seed, n, epochs)):
                 for k in range(0, n, mini_batch_size):
                     step([training_data[i] for i in order[k:k + mini_batch_size]])
-                after_epoch(j)
+                if after_epoch(j):
+                    return
             return
         X, y = self._arrays(training_data, "training_data")
         counter = itertools.count()
+
+        def end_of_epoch(_epoch, _logs):
+            stop = after_epoch(next(counter))
+            self._detach_views()        # views taken while monitoring keep this epoch's values
+            return bool(stop)
+
+        self._detach_views()
         self._core.fit(X, y, epochs=epochs, batch_size=mini_batch_size, learning_rate=eta, l2=lmbda,
-                       callbacks=[lambda _epoch, _logs: after_epoch(next(counter))])
+                       callbacks=[end_of_epoch])
 
 
 # ----------------------------------------------------------------- network.py

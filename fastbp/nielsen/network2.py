@@ -121,7 +121,7 @@ class Network(_CoreBacked):
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,
             monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
-            monitor_training_cost=False, monitor_training_accuracy=False):
+            monitor_training_cost=False, monitor_training_accuracy=False, early_stopping_n=0):
         """Train by mini-batch SGD with L2 regularisation ``lmbda``, every epoch compiled.
 
         Returns ``(evaluation_cost, evaluation_accuracy, training_cost,
@@ -129,7 +129,19 @@ class Network(_CoreBacked):
         are ``total_cost`` (the L2 term with that data set's size),
         accuracies counts of correct outputs; training accuracy compares
         the argmax of the output with the argmax of y.
+
+        ``early_stopping_n`` (from the widely used Python 3 port of his code;
+        0 = off): stop once the monitored accuracy (evaluation accuracy if
+        monitored, else training accuracy) has not beaten its best for
+        ``early_stopping_n`` epochs in a row. The weights are the last
+        epoch's, as in the port.
         """
+        if not isinstance(early_stopping_n, (int, np.integer)) or isinstance(early_stopping_n, bool) \
+                or early_stopping_n < 0:
+            raise ValueError(f"early_stopping_n must be an int >= 0; got {early_stopping_n!r}")
+        if early_stopping_n and not (monitor_evaluation_accuracy or monitor_training_accuracy):
+            raise ValueError("early_stopping_n watches an accuracy: set monitor_evaluation_accuracy or "
+                             "monitor_training_accuracy")
         training_data = _as_list(training_data, "training_data")
         n = len(training_data)
         if evaluation_data is not None:
@@ -140,6 +152,7 @@ class Network(_CoreBacked):
                              "(a non-empty list of (x, y) pairs)")
         evaluation_cost, evaluation_accuracy = [], []
         training_cost, training_accuracy = [], []
+        stopping = {"best": 0, "stalled": 0}
 
         fast_scoring = not self._overrides("total_cost", "accuracy", "feedforward")
         if fast_scoring and (monitor_training_cost or monitor_training_accuracy):
@@ -176,6 +189,14 @@ class Network(_CoreBacked):
                 if monitor_evaluation_accuracy:
                     evaluation_accuracy.append(accuracy)
                     print("Accuracy on evaluation data: {} / {}".format(accuracy, n_data))
+            if early_stopping_n:
+                watched = evaluation_accuracy[-1] if monitor_evaluation_accuracy else training_accuracy[-1]
+                if watched > stopping["best"]:
+                    stopping["best"], stopping["stalled"] = watched, 0
+                else:
+                    stopping["stalled"] += 1
+                return stopping["stalled"] == early_stopping_n      # True stops training
+            return False
 
         self._train(training_data, epochs, mini_batch_size, eta, lmbda,
                     lambda batch: self.update_mini_batch(batch, eta, lmbda, n), after_epoch)
