@@ -1,9 +1,10 @@
 """A drop-in for Andrew Ng's Machine Learning exercise 4 (neural network learning).
 
 Code written against the exercise's functions (``nnCostFunction``,
-``sigmoidGradient``, ``randInitializeWeights``, ``checkNNGradients``,
-``predict``) can call these instead; the cost and gradient come from
-fastbp's compiled kernels.
+``sigmoidGradient``, ``randInitializeWeights``, ``debugInitializeWeights``,
+``computeNumericalGradient``, ``checkNNGradients``, ``predict``) can import
+them from here under those names (aliases of the snake_case functions);
+the cost and gradient come from fastbp's compiled kernels.
 
 Ng's conventions, followed exactly here:
 
@@ -49,16 +50,22 @@ from .network import Network
 
 __all__ = [
     "check_nn_gradients",
+    "checkNNGradients",
     "compute_numerical_gradient",
+    "computeNumericalGradient",
+    "debugInitializeWeights",
     "debug_initialize_weights",
     "network_from_thetas",
+    "nnCostFunction",
     "nn_cost_function",
     "nn_cost_function_layers",
     "predict",
     "predict_layers",
+    "randInitializeWeights",
     "rand_initialize_weights",
     "reshape_thetas",
     "sigmoid",
+    "sigmoidGradient",
     "sigmoid_gradient",
     "unroll_thetas",
 ]
@@ -334,15 +341,20 @@ def sigmoid_gradient(z):
 def rand_initialize_weights(L_in, L_out, epsilon_init=0.12, rng=None):
     """Ng's ``randInitializeWeights``: a (L_out, 1 + L_in) float64 matrix uniform in [−ε, ε).
 
-    rng: a ``numpy.random.Generator``, an int seed, or None (fresh entropy).
+    rng: a ``numpy.random.Generator``, an int seed, or None: numpy's global
+    generator (``np.random.rand``), as the exercise's code and its Python
+    ports draw, so ``np.random.seed(s)`` reproduces their matrices.
     Column 0 (the bias column) is drawn like the others, as in Ng's code.
     """
     L_in = _check_size("L_in", L_in)
     L_out = _check_size("L_out", L_out)
     epsilon_init = v.check_float("epsilon_init", epsilon_init, low=0.0)
-    if not isinstance(rng, np.random.Generator):
-        rng = np.random.default_rng(rng)
-    return rng.random((L_out, 1 + L_in)) * 2 * epsilon_init - epsilon_init
+    if rng is None:
+        uniform = np.random.rand(L_out, 1 + L_in)
+    else:
+        uniform = (rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)).random(
+            (L_out, 1 + L_in))
+    return uniform * 2 * epsilon_init - epsilon_init
 
 
 def debug_initialize_weights(fan_out, fan_in):
@@ -395,7 +407,12 @@ def check_nn_gradients(lambda_=0.0, cost_function=None, verbose=True):
     prints both side by side (unless ``verbose=False``) and returns the
     relative difference ‖num − grad‖ / ‖num + grad‖ as a float (below 1e-9
     when backpropagation is right).
+
+    The Python port's order, ``checkNNGradients(nnCostFunction, lambda_)``,
+    works too: a callable first argument is taken as the cost function.
     """
+    if callable(lambda_):
+        lambda_, cost_function = (0.0 if cost_function is None else cost_function), lambda_
     lambda_ = v.check_float("lambda_", lambda_, low=0.0)
     cost_function = nn_cost_function if cost_function is None else cost_function
     input_layer_size, hidden_layer_size, num_labels, m = 3, 5, 3, 5
@@ -443,3 +460,12 @@ def predict(Theta1, Theta2, X):
     bias column (a 1-D (n,) row is one example, giving shape (1,)).
     """
     return predict_layers([Theta1, Theta2], X)
+
+
+# ------------------------------------------------------- the exercise's names
+nnCostFunction = nn_cost_function
+sigmoidGradient = sigmoid_gradient
+randInitializeWeights = rand_initialize_weights
+debugInitializeWeights = debug_initialize_weights
+computeNumericalGradient = compute_numerical_gradient
+checkNNGradients = check_nn_gradients

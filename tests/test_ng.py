@@ -338,6 +338,30 @@ def test_rand_initialize_weights():
     assert np.max(np.abs(ng.rand_initialize_weights(3, 2, epsilon_init=0.5, rng=1))) <= 0.5
 
 
+def test_rand_initialize_weights_draws_like_the_exercise_without_rng():
+    # Ng's code and its Python ports: W = rand(L_out, 1 + L_in) * 2 eps - eps, from numpy's global state.
+    np.random.seed(7)
+    expected = np.random.rand(25, 401) * 2 * 0.12 - 0.12
+    np.random.seed(7)
+    np.testing.assert_array_equal(ng.randInitializeWeights(400, 25), expected)
+
+
+def test_the_exercises_names_and_call_orders():
+    # Only the import changes: the exercise's camelCase names, and the Python port's
+    # checkNNGradients(nnCostFunction, lambda_) order as well as the exercise's checkNNGradients(lambda_).
+    assert ng.nnCostFunction is ng.nn_cost_function and ng.sigmoidGradient is ng.sigmoid_gradient
+    assert ng.debugInitializeWeights is ng.debug_initialize_weights
+    assert ng.computeNumericalGradient is ng.compute_numerical_gradient
+    calls = []
+
+    def counting(*args):
+        calls.append(args[-1])
+        return ng.nnCostFunction(*args)
+    assert ng.checkNNGradients(counting, 3.0, verbose=False) < 1e-9
+    assert set(calls) == {3.0}
+    assert ng.checkNNGradients(3.0, verbose=False) == ng.checkNNGradients(ng.nnCostFunction, 3.0, verbose=False)
+
+
 def test_debug_initialize_weights():
     W = ng.debug_initialize_weights(5, 3)
     assert W.shape == (5, 4)
