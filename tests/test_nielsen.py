@@ -543,7 +543,7 @@ def test_network2_monitors_equal_his_total_cost_and_accuracy_and_print_his_lines
                            "Cost on evaluation data: {}".format(evaluation_cost[j]),
                            "Accuracy on evaluation data: {} / {}".format(evaluation_accuracy[j], n_eval)]
     assert capsys.readouterr().out.splitlines() == expected_lines
-    assert all(type(c) is float for c in training_cost + evaluation_cost)
+    assert all(type(c) is np.float64 for c in training_cost + evaluation_cost)   # as his sums of numpy floats
     assert all(type(a) is int for a in training_accuracy + evaluation_accuracy)
 
     # the methods themselves, with his convert flags, and with y in the other form

@@ -208,7 +208,7 @@ class Network(_CoreBacked):
         cost = correct = None
         if want_cost:
             scores = self._core.evaluate(X, y, l2=lmbda)     # L2 term with n = len(X), as his total_cost
-            cost = float(scores["cost"])
+            cost = np.float64(scores["cost"])          # his sums of numpy floats are np.float64
             if want_correct and scores["accuracy"] is not None and self.sizes[-1] > 1:
                 correct = int(round(scores["accuracy"] * X.shape[0]))
         if want_correct and correct is None:
@@ -252,7 +252,7 @@ class Network(_CoreBacked):
                 cost += self.cost.fn(self.feedforward(x), target) / len(data)
             return cost + 0.5 * (lmbda / len(data)) * sum(np.linalg.norm(w) ** 2 for w in self.weights)
         X, y = self._arrays(data, "data")
-        return float(self._core.cost(X, y, l2=lmbda))
+        return np.float64(self._core.cost(X, y, l2=lmbda))
 
     def save(self, filename):
         """Save the network to ``filename`` in his JSON format (written to a temporary file
