@@ -288,9 +288,7 @@ class _CoreBacked:
 
     @weights.setter
     def weights(self, values):
-        values = list(values)           # before any move: they may be views of the current buffer
-        self._detach_views()
-        self._assign(self._weight_views(), values, "weights")
+        self._assign(self._weight_views, values, "weights")
 
     @property
     def biases(self):
@@ -300,18 +298,19 @@ class _CoreBacked:
 
     @biases.setter
     def biases(self, values):
-        values = list(values)
-        self._detach_views()
-        self._assign(self._bias_views(), values, "biases")
+        self._assign(self._bias_views, values, "biases")
 
-    @staticmethod
-    def _assign(targets, values, name):
+    def _assign(self, views, values, name):
+        """Check every array against ``views()``'s shapes, then (views handed out left with their values,
+        as his replaced arrays are) copy them in."""
+        targets = views()
         values = list(values)
         if len(values) != len(targets):
             raise ValueError(f"{name} needs {len(targets)} arrays (one per layer after the input); "
                              f"got {len(values)}")
         checked = [_layer_values(v, t.shape, f"{name}[{l}]") for l, (v, t) in enumerate(zip(values, targets))]
-        for target, v in zip(targets, checked):
+        self._detach_views()
+        for target, v in zip(views(), checked):
             target[...] = v
 
     # ------------------------------------------------------------------ data
