@@ -22,6 +22,80 @@ __all__ = ["Network"]
 EVAL_BLOCK = 256
 
 
+class _Fixed:
+    """A configuration attribute that ``__init__`` sets once: the layer table, the kernels' codes and
+    every input check are built from it, so changing it afterwards would make them disagree (a wrong
+    ``sizes`` lets a kernel read past the end of X)."""
+
+    def __set_name__(self, owner, name):
+        self.name, self.slot = name, "_fixed_" + name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        try:
+            return obj.__dict__[self.slot]
+        except KeyError:
+            raise AttributeError(self.name) from None
+
+    def __set__(self, obj, value):
+        if self.slot in obj.__dict__:
+            raise AttributeError(f"{self.name} is fixed when a Network is built; build a new Network "
+                                 f"(Network({list(obj.sizes)}, ...)) for another {self.name}")
+        obj.__dict__[self.slot] = value
+
+
+class _LayerViews(list):
+    """``weights`` or ``biases``: views of one kind into the flat parameters, a layer each.
+
+    Replacing an item (``net.weights[0] = W``) copies W into the network after checking its shape,
+    dtype conversion and finiteness; layers cannot be added, removed or reordered.
+    """
+
+    def __init__(self, views, name, dtype):
+        super().__init__(views)
+        self._name, self._dtype = name, dtype
+
+    def _checked(self, i, value):
+        view = list.__getitem__(self, i)
+        arr = v._as_numeric(f"{self._name}[{i}]", value)
+        if arr.shape != view.shape:
+            raise ValueError(f"{self._name}[{i}] must have shape {view.shape}; got shape {arr.shape}")
+        return v._to_dtype(f"{self._name}[{i}]", arr, self._dtype)
+
+    def __setitem__(self, index, value):
+        if isinstance(index, slice):
+            indices = range(len(self))[index]
+            values = list(value)
+            if len(values) != len(indices):
+                raise ValueError(f"{self._name}[{index.start}:{index.stop}] needs {len(indices)} arrays; "
+                                 f"got {len(values)}")
+        else:
+            indices, values = [range(len(self))[index]], [value]
+        checked = [self._checked(i, val) for i, val in zip(indices, values)]
+        for i, arr in zip(indices, checked):
+            list.__getitem__(self, i)[...] = arr
+
+    def assign(self, values):
+        """Copy one array per layer into the network, every one checked first."""
+        values = list(values)
+        if len(values) != len(self):
+            raise ValueError(f"{self._name} needs {len(self)} arrays (one per layer after the input); "
+                             f"got {len(values)}")
+        self[:] = values
+
+    def __reduce_ex__(self, protocol):
+        # copy.deepcopy(net.weights) and pickling give a plain list of independent arrays
+        return (list, (list(self),))
+
+    def _fixed(self, *args, **kwargs):
+        raise TypeError(f"the layers in {self._name} cannot be added, removed or reordered; "
+                        f"build a new Network for other sizes")
+
+    __delitem__ = append = extend = insert = pop = remove = clear = sort = reverse = _fixed
+    __iadd__ = __imul__ = _fixed
+
+
 class Network:
     """A fully connected network trained by backpropagation.
 
@@ -57,7 +131,18 @@ class Network:
     weights, biases : lists of views into ``parameters``
         ``weights[l]`` is (sizes[l+1], sizes[l]): ``weights[l][j, k]`` joins
         unit k of layer l to unit j of layer l+1. ``biases[l]`` is (sizes[l+1],).
+        Writing into them, replacing an item (``net.weights[0] = W``) or
+        assigning a list changes the network; shapes are checked.
+    sizes, hidden_activation, output_activation, cost_name, dtype, leaky_slope
+        The configuration, fixed once built (setting one raises AttributeError).
     """
+
+    sizes = _Fixed()
+    hidden_activation = _Fixed()
+    output_activation = _Fixed()
+    cost_name = _Fixed()
+    dtype = _Fixed()
+    leaky_slope = _Fixed()
 
     def __init__(self, sizes, hidden_activation="sigmoid", output_activation="sigmoid",
                  cost="quadratic", dtype=np.float64, seed=None, init="nielsen", leaky_slope=0.01):
@@ -83,8 +168,8 @@ class Network:
         self._cost = COSTS[self.cost_name]
         self._leak = self.dtype.type(self.leaky_slope)
         self._theta = np.zeros(n_params, dtype=self.dtype)
-        self.weights, self.biases = split(self._theta, self._layout)
-        draw(self.init, self._rng, self.weights, self.biases)
+        self._views = split(self._theta, self._layout)
+        draw(self.init, self._rng, *self._views)
         self._optimizer_state = None    # velocity / moments, carried between fits
         self._records = []              # every epoch ever trained, for schedules and `history`
         self._fit_lock = threading.RLock()   # fits on one network run one after the other
@@ -93,10 +178,10 @@ class Network:
         clone = object.__new__(type(self))
         memo[id(self)] = clone
         for key, value in self.__dict__.items():
-            if key not in ("_fit_lock", "weights", "biases"):
-                setattr(clone, key, copy.deepcopy(value, memo))
+            if key not in ("_fit_lock", "_views"):
+                clone.__dict__[key] = copy.deepcopy(value, memo)
         clone._fit_lock = threading.RLock()
-        clone.weights, clone.biases = split(clone._theta, clone._layout)
+        clone._views = split(clone._theta, clone._layout)
         return clone
 
     def _move_parameters(self):
@@ -104,16 +189,19 @@ class Network:
         the values they had (fastbp.nielsen's snapshot semantics). Only between fits, or from a fit's
         callback: the trainer reads ``_theta`` anew for every chunk of an epoch."""
         self._theta = self._theta.copy()
-        self.weights, self.biases = split(self._theta, self._layout)
+        self._views = split(self._theta, self._layout)
 
     def __getstate__(self):
         # The lock and the per-layer views are rebuilt on unpickling.
-        return {k: v for k, v in self.__dict__.items() if k not in ("_fit_lock", "weights", "biases")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_fit_lock", "_views")}
 
     def __setstate__(self, state):
+        # Networks pickled before the configuration became fixed kept it under the plain names.
+        state = {("_fixed_" + k if isinstance(vars(Network).get(k), _Fixed) else k): value
+                 for k, value in state.items()}
         self.__dict__.update(state)
         self._fit_lock = threading.RLock()
-        self.weights, self.biases = split(self._theta, self._layout)
+        self._views = split(self._theta, self._layout)
 
     def copy(self):
         """An independent deep copy: parameters, optimizer state, history, generator."""
@@ -133,7 +221,26 @@ class Network:
         self._theta[...] = v._to_dtype("parameters", arr, self.dtype)
 
     @property
+    def weights(self):
+        """weights[l]: (sizes[l+1], sizes[l]) view of the parameters, of the network's dtype."""
+        return _LayerViews(self._views[0], "weights", self.dtype)
+
+    @weights.setter
+    def weights(self, values):
+        self.weights.assign(values)
+
+    @property
+    def biases(self):
+        """biases[l]: (sizes[l+1],) view of the parameters, of the network's dtype."""
+        return _LayerViews(self._views[1], "biases", self.dtype)
+
+    @biases.setter
+    def biases(self, values):
+        self.biases.assign(values)
+
+    @property
     def n_parameters(self):
+        """How many parameters (weights and biases) the network has: an int."""
         return self._theta.shape[0]
 
     @property

@@ -1,5 +1,7 @@
 """fastbp.Network as users see it: API, learning real problems, reproducibility."""
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -28,6 +30,50 @@ def test_parameters_setter_validates_before_writing():
     with pytest.raises(ValueError, match="NaN"):
         net.parameters = np.full(23, np.nan)
     np.testing.assert_array_equal(net.parameters, before)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_replacing_or_assigning_weights_writes_into_the_network(dtype):
+    # The habit of Nielsen's and PyTorch's users: net.weights[0] = W, net.biases = [...].
+    X = np.random.default_rng(0).random((4, 4))
+    net = fastbp.Network([4, 3, 2], dtype=dtype, seed=0)
+    net.weights[0] = np.ones((3, 4))                     # float64 in, stored in the network's dtype
+    net.biases = [np.zeros(3), np.array([1.0, -1.0])]
+    assert net.parameters.dtype == dtype
+    np.testing.assert_array_equal(net.parameters[:12], 1.0)
+    np.testing.assert_array_equal(net.biases[1], [1.0, -1.0])
+    net.weights[0:2] = [np.zeros((3, 4)), np.full((2, 3), 0.5)]
+    np.testing.assert_array_equal(net.weights[1], 0.5)
+    before = net.parameters.copy()
+    with pytest.raises(ValueError, match=r"weights\[1\] must have shape \(2, 3\); got shape \(3, 2\)"):
+        net.weights = [np.ones((3, 4)), np.ones((3, 2))]      # checked before anything is written
+    with pytest.raises(ValueError, match=r"biases\[0\] contains NaN"):
+        net.biases[0] = np.full(3, np.nan)
+    with pytest.raises(ValueError, match="needs 2 arrays"):
+        net.weights = [np.ones((3, 4))]
+    with pytest.raises(TypeError, match="cannot be added"):
+        net.weights.append(np.ones((1, 2)))
+    np.testing.assert_array_equal(net.parameters, before)
+    net.fit(X, [0, 1, 0, 1], epochs=1, batch_size=2)
+    np.testing.assert_array_equal(net.weights[0], net.parameters[:12].reshape(3, 4))   # still views
+
+
+def test_the_configuration_is_fixed_once_built():
+    # The layer table, kernel codes and input checks come from it: a changed sizes would let a kernel
+    # read past the end of X.
+    net = fastbp.Network([3, 4, 2], hidden_activation="tanh", seed=0)
+    for name, value in [("sizes", (1, 4, 2)), ("dtype", np.float32), ("hidden_activation", "relu"),
+                        ("output_activation", "softmax"), ("cost_name", "log_likelihood"), ("leaky_slope", 0.5)]:
+        before = getattr(net, name)
+        with pytest.raises(AttributeError, match=f"{name} is fixed when a Network is built"):
+            setattr(net, name, value)
+        assert getattr(net, name) == before
+    with pytest.raises(ValueError, match="3"):
+        net.feedforward(np.ones((5, 1)))
+    clone = pickle.loads(pickle.dumps(net))
+    assert (clone.sizes, clone.hidden_activation, clone.dtype) == (net.sizes, "tanh", net.dtype)
+    np.testing.assert_array_equal(clone.weights[0], net.weights[0])
+    assert not np.shares_memory(net.copy().weights[0], net.weights[0])
 
 
 def test_default_initializer_is_nielsens():
