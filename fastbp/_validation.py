@@ -36,6 +36,14 @@ def check_choice(name, value, choices):
     return value
 
 
+def check_bool(name, value):
+    """``value`` as a bool: True, False or a numpy bool (not a string or number, whose truth
+    would be a guess: shuffle="no" is true)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
 def check_int(name, value, minimum=None, maximum=None):
     """An integral number (not bool) within [minimum, maximum], as a Python int."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
@@ -64,8 +72,9 @@ def check_float(name, value, low=None, high=None, low_open=False, high_open=Fals
 
 def check_sizes(sizes):
     """Layer sizes as a tuple of at least two positive ints."""
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
-        raise TypeError(f"sizes must be a sequence of layer sizes such as [784, 30, 10]; got {sizes!r}")
+    if isinstance(sizes, (str, bytes, set, frozenset, dict)) or not hasattr(sizes, "__len__"):
+        # (a set or dict has no dependable order: {64, 30, 10} iterates as 64, 10, 30)
+        raise TypeError(f"sizes must be an ordered sequence of layer sizes such as [784, 30, 10]; got {sizes!r}")
     if len(sizes) < 2:
         raise ValueError(f"sizes needs at least two layers (inputs and outputs); got {list(sizes)!r}")
     out = tuple(check_int(f"sizes[{i}]", s, minimum=1) for i, s in enumerate(sizes))
@@ -221,6 +230,12 @@ def as_sample_weight(sample_weight, n_samples, dtype, name="sample_weight"):
         raise ValueError(f"{name} must be non-negative; got minimum {out.min():g}")
     if not (out > 0).any():
         raise ValueError(f"{name} must not be all zero")
+    tiny = np.finfo(out.dtype).tiny
+    if ((out > 0) & (out < tiny)).any():
+        # The kernels flush subnormal numbers to zero (kernels/fpu.py): such a weight would count as 0.
+        raise ValueError(f"{name} has positive values below {tiny:g}, the smallest normal {out.dtype.name}, "
+                         f"which the kernels treat as zero; got minimum positive "
+                         f"{out[out > 0].min():g}; rescale the weights")
     return out
 
 

@@ -153,6 +153,9 @@ class Network:
         if self.output_activation not in COST_OUTPUTS[cost]:
             raise ValueError(f"cost {cost!r} needs output_activation in {COST_OUTPUTS[cost]}; "
                              f"got {output_activation!r}")
+        if self.output_activation == "softmax" and self.sizes[-1] < 2:
+            raise ValueError(f"a softmax output needs at least 2 units (one unit would always output 1); "
+                             f"got sizes {list(self.sizes)}: use output_activation='sigmoid' for one output")
         self.dtype = v.check_dtype(dtype)
         self.init = v.check_choice("init", init, tuple(INITIALIZERS))
         self.leaky_slope = v.check_float("leaky_slope", leaky_slope, 0.0, 1.0, low_open=True, high_open=True)
@@ -533,16 +536,21 @@ class Network:
             validation = self._data(Xv, yv)
         # Bad X found after the generator has been used (split, shuffles, dropout
         # masks) must leave it as it was too, as an up-front check would have.
+        flags = {name: v.check_bool(name, value) for name, value in
+                 (("evaluate_training", evaluate_training), ("diagnostics", diagnostics), ("shuffle", shuffle))}
         rng_state = self._rng.bit_generator.state
-        if validation_data is None and validation_fraction is not None:
-            data, validation = split_validation(*data, validation_fraction, self._rng)
-            if deferred and not v.all_finite(validation[0]):
-                self._rng.bit_generator.state = rng_state
-                raise ValueError("X contains NaN or infinity")
-        trainer = Trainer(self, data, validation, epochs, batch_size, learning_rate, l2, l1, dropout,
-                          optimizer, schedule, early_stopping, bool(evaluate_training), bool(diagnostics),
-                          bool(shuffle), verbose, callbacks, checkpoint, checkpoint_every, threads, parallel,
-                          x_checked=not deferred)
+        try:
+            if validation_data is None and validation_fraction is not None:
+                data, validation = split_validation(*data, validation_fraction, self._rng)
+                if deferred and not v.all_finite(validation[0]):
+                    raise ValueError("X contains NaN or infinity")
+            trainer = Trainer(self, data, validation, epochs, batch_size, learning_rate, l2, l1, dropout,
+                              optimizer, schedule, early_stopping, flags["evaluate_training"],
+                              flags["diagnostics"], flags["shuffle"], verbose, callbacks, checkpoint,
+                              checkpoint_every, threads, parallel, x_checked=not deferred)
+        except ValueError:
+            self._rng.bit_generator.state = rng_state     # a refused fit leaves the generator as it was
+            raise
         with self._fit_lock:
             try:
                 return trainer.run()

@@ -139,6 +139,9 @@ def get(schedule):
     if isinstance(schedule, str):
         if schedule in _NAMES:
             return _NAMES[schedule]()
+    elif isinstance(schedule, type):
+        raise TypeError(f"schedule must be an instance such as {schedule.__name__}(); got the class "
+                        f"{schedule.__name__}")
     elif callable(getattr(schedule, "rate", None)):
         return schedule
     raise ValueError(f"schedule must be one of {', '.join(map(repr, _NAMES))} or an object with a "

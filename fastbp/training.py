@@ -153,7 +153,7 @@ def check_fit_arguments(epochs, batch_size, learning_rate, l2, l1, dropout, opti
     elif not isinstance(early_stopping, EarlyStopping):
         raise TypeError(f"early_stopping must be True, False, None or a fastbp.EarlyStopping; "
                         f"got {early_stopping!r}")
-    callbacks = list(callbacks)
+    callbacks = [callbacks] if callable(callbacks) else list(callbacks)
     for f in callbacks:
         if not callable(f):
             raise TypeError(f"callbacks must be callables f(epoch, logs); got {f!r}")
@@ -212,9 +212,48 @@ class Trainer:
         # (as on divergence) and _run reports it as bad input.
         self.x_checked = x_checked
         self.history = History()
-        if early_stopping is not None and early_stopping.monitor.startswith("val_") and validation is None:
-            raise ValueError(f"early stopping on {early_stopping.monitor!r} needs validation_data or "
-                             f"validation_fraction")
+        self._check_monitors()
+
+    def _recorded_metrics(self):
+        """The scalar metrics every epoch's record of this fit will hold."""
+        keys = {"epoch", "cost", "time"} | (set() if self.optimizer.full_batch else {"learning_rate"})
+        if self.labels.shape[0]:
+            keys.add("accuracy")
+        if self.evaluate_training:
+            keys |= {"train_cost", "train_accuracy"} if self.labels.shape[0] else {"train_cost"}
+        if self.validation is not None:
+            keys |= {"val_cost", "val_accuracy"} if self.validation[2].shape[0] else {"val_cost"}
+        return keys
+
+    def _check_monitors(self):
+        """Early stopping's and the schedule's monitors must be metrics this fit records: found out
+        before the first epoch, not after it has changed the network."""
+        monitors = []
+        if self.early_stopping is not None:
+            monitors.append(("early stopping", self.early_stopping.monitor))
+        if isinstance(getattr(self.schedule, "monitor", None), str):
+            monitors.append((f"schedule {type(self.schedule).__name__}", self.schedule.monitor))
+        recorded = self._recorded_metrics()
+        for what, monitor in monitors:
+            if monitor in recorded:
+                continue
+            if monitor.endswith("accuracy") and monitor.replace("accuracy", "cost") in recorded:
+                hint = "needs class labels (accuracies are recorded for classification)"
+            elif monitor.startswith("val_") and self.validation is None:
+                hint = "needs validation_data or validation_fraction"
+            elif monitor.startswith("train_") and not self.evaluate_training:
+                hint = "needs evaluate_training=True"
+            else:
+                hint = "is not a metric fastbp records"
+            raise ValueError(f"{what} on {monitor!r} {hint}; this fit records {sorted(recorded)}")
+
+    def _restore(self, saved_theta, state, saved_state, previous_state):
+        """Put the parameters and optimizer state back as they were before the epoch."""
+        net = self.net
+        net._theta[...] = saved_theta
+        state.restore(saved_state)
+        if not len(self.history):
+            net._optimizer_state = previous_state     # a new optimizer's state is dropped
 
     # ----------------------------------------------------------------- helpers
     def _state(self):
@@ -321,6 +360,10 @@ class Trainer:
                 lr = self.schedule.rate(epoch, self.lr0, net._records)
                 if lr is None:
                     break
+                if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, (int, float, np.integer, np.floating)) \
+                        or not (math.isfinite(lr) and lr > 0):
+                    raise ValueError(f"schedule {self.schedule!r} returned {lr!r} for epoch {epoch}: a learning "
+                                     f"rate must be a finite number > 0 (or None to stop training)")
                 hyper[codes.H_LR] = lr
                 started = time.perf_counter()
                 saved_theta = net._theta.copy()
@@ -339,10 +382,7 @@ class Trainer:
                         break
                 cost = weighted_cost / total_weight + self._regularisation() if total_weight else weighted_cost
                 if not (math.isfinite(cost) and np.isfinite(net._theta).all()):
-                    net._theta[...] = saved_theta
-                    state.restore(saved_state)
-                    if not len(self.history):
-                        net._optimizer_state = previous_state     # a new optimizer's state is dropped
+                    self._restore(saved_theta, state, saved_state, previous_state)
                     if not self.x_checked and not v.all_finite(self.X):
                         raise NonFiniteX("X contains NaN or infinity")
                     raise NumericalError(
@@ -353,7 +393,13 @@ class Trainer:
                 record = {"epoch": epoch, "cost": cost}
                 if self.labels.shape[0]:
                     record["accuracy"] = correct / self.n
-                self._evaluations(record, diag_rows)
+                try:
+                    self._evaluations(record, diag_rows)
+                except FloatingPointError:
+                    # Outputs overflowed on the evaluation data: the epoch is not recorded, so it must not
+                    # stay applied either (schedules and optimizers count recorded epochs).
+                    self._restore(saved_theta, state, saved_state, previous_state)
+                    raise
                 record["learning_rate"] = lr
                 record["time"] = time.perf_counter() - started
                 self.history.append(record)
@@ -412,6 +458,8 @@ class Trainer:
         if self.epochs == 0:
             return self.history
         start_theta = net._theta.copy()
+        accepted = [start_theta]            # the last iterate recorded (fun visits trial points)
+        stopped = [False]
         dt = net.dtype
         tracker = BestTracker(self.early_stopping)
         started = [time.perf_counter()]
@@ -423,6 +471,7 @@ class Trainer:
 
         def callback(intermediate_result):
             net._theta[...] = intermediate_result.x.astype(dt)
+            accepted[0] = net._theta.copy()
             epoch = len(net._records) + 1
             record = {"epoch": epoch, "cost": float(intermediate_result.fun)}
             if self.labels.shape[0]:
@@ -435,13 +484,28 @@ class Trainer:
             stop = any([f(epoch, dict(record)) for f in self.callbacks])
             stop = tracker.update(record, net._theta, epoch) or stop
             if stop:
+                stopped[0] = True
                 raise StopIteration
 
         options = {"maxiter": self.epochs}
         if isinstance(self.optimizer, optim.LBFGS):
             options["maxfun"] = self.optimizer.max_fun
-        result = minimize(fun, start_theta.astype(np.float64), jac=True, method=self.optimizer.method,
-                          options=options, callback=callback)
+        try:
+            result = minimize(fun, start_theta.astype(np.float64), jac=True, method=self.optimizer.method,
+                              options=options, callback=callback)
+        except KeyboardInterrupt:
+            net._theta[...] = accepted[0]
+            self.history.interrupted = True
+            warnings.warn(f"training interrupted during iteration {len(net._records) + 1}; the network keeps "
+                          f"the parameters of the last completed iteration", RuntimeWarning, stacklevel=3)
+            tracker.restore(net._theta, self.history)
+            return self.history
+        except BaseException:
+            net._theta[...] = accepted[0]       # not a trial point of the line search
+            raise
+        if not result.success and not stopped[0] and result.nit < self.epochs:
+            warnings.warn(f"{self.optimizer.method} stopped after {result.nit} of {self.epochs} iterations "
+                          f"without converging: {result.message}", UserWarning, stacklevel=3)
         final = result.x.astype(dt)
         if not np.isfinite(final).all():
             net._theta[...] = start_theta

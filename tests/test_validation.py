@@ -24,6 +24,7 @@ def data():
     ([4, -3], ValueError, r"sizes\[1\] must be >= 1"),
     ([4, 2.5], TypeError, r"sizes\[1\] must be an integer"),
     ("784,30", TypeError, "sequence of layer sizes"),
+    ({64, 30, 10}, TypeError, "ordered sequence of layer sizes"),     # a set iterates as 64, 10, 30
     (7, TypeError, "sequence of layer sizes"),
     ([2**31, 2**31], ValueError, "parameters, more than"),
 ])
@@ -49,6 +50,12 @@ def test_bad_sizes(sizes, error, match):
 def test_bad_constructor_options(kwargs, error, match):
     with pytest.raises(error, match=match):
         fastbp.Network([4, 3], **kwargs)
+
+
+def test_one_unit_softmax_is_refused():
+    # softmax over one unit is always 1: every prediction would be class 0
+    with pytest.raises(ValueError, match=r"softmax output needs at least 2 units.*sigmoid"):
+        fastbp.Network([4, 1], output_activation="softmax", cost="log_likelihood")
 
 
 @pytest.mark.parametrize("make_X,error,match", [
@@ -106,13 +113,102 @@ def test_bad_y_is_rejected_before_training(net, data, make_y, error, match):
     (dict(validation_data=np.zeros((3, 4))), TypeError, "validation_data must be a pair"),
     (dict(validation_data=(np.zeros((3, 5)), [0, 1, 2])), ValueError, "must have 4 features"),
     (dict(validation_data=(np.zeros((3, 4)), [0, 1, 7])), ValueError, "labels outside"),
+    # weights the kernels would flush to zero (subnormal)
+    (dict(sample_weight=np.full(10, 1e-320)), ValueError, r"below 2.22507e-308, the smallest normal float64"),
+    (dict(shuffle="no"), TypeError, "shuffle must be True or False; got 'no'"),
+    (dict(evaluate_training=1), TypeError, "evaluate_training must be True or False"),
+    (dict(validation_fraction=0.01), ValueError, "leaves an empty training or validation part"),
+    # monitors are checked against what the fit records before the first epoch
+    (dict(early_stopping=fastbp.EarlyStopping(monitor="val_acc"), validation_fraction=0.3), ValueError,
+     r"early stopping on 'val_acc' is not a metric fastbp records; this fit records \['accuracy', 'cost'"),
+    (dict(early_stopping=fastbp.EarlyStopping(monitor="train_cost")), ValueError,
+     "early stopping on 'train_cost' needs evaluate_training=True"),
+    (dict(schedule="halving"), ValueError, "schedule Halving on 'val_accuracy' needs validation_data or "
+                                           "validation_fraction"),
+    (dict(schedule=fastbp.schedules.Adaptive(monitor="val_cost"), optimizer="lbfgs"), ValueError,
+     "schedule Adaptive on 'val_cost' needs validation_data"),
+    (dict(schedule=fastbp.schedules.StepDecay), TypeError, r"instance such as StepDecay\(\); got the class"),
 ])
 def test_bad_fit_arguments_change_nothing(net, data, kwargs, error, match):
     X, y = data
     before = net.parameters.copy()
+    generator = net._rng.bit_generator.state
     with pytest.raises(error, match=match):
         net.fit(X, y, **{"epochs": 2, **kwargs})
     np.testing.assert_array_equal(net.parameters, before)
+    assert net._rng.bit_generator.state == generator and not net._records and net._optimizer_state is None
+
+
+class _Rate:
+    def __init__(self, value):
+        self.value = value
+
+    def rate(self, epoch, lr0, records):
+        return self.value if epoch > 1 else lr0
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 0, -3.0, "0.1", True])
+def test_a_schedules_rate_is_checked_before_its_epoch(net, data, value):
+    # A custom schedule's answer: a finite number > 0, or None to stop (-3 would climb the cost).
+    X, y = data
+    net.fit(X, y, epochs=1)
+    after_one = net.parameters.copy()
+    with pytest.raises(ValueError, match=f"returned {value!r} for epoch 2: a learning rate must be a finite"):
+        net.fit(X, y, epochs=2, schedule=_Rate(value))
+    np.testing.assert_array_equal(net.parameters, after_one)
+    assert len(net._records) == 1
+
+
+def test_one_callable_is_a_list_of_one_callback(net, data):
+    # Keras users pass callbacks=f; True from a callback stops training.
+    X, y = data
+    history = net.fit(X, y, epochs=5, callbacks=lambda epoch, logs: epoch >= 2)
+    assert len(history) == 2
+
+
+def test_overflow_in_the_validation_pass_undoes_its_epoch():
+    # The epoch cannot be recorded, so it must not stay applied: schedules and the optimizer's step
+    # count follow the recorded epochs.
+    rng = np.random.default_rng(0)
+    X, Y = rng.random((20, 3)), rng.random((20, 1))
+    net = fastbp.Network([3, 4, 1], hidden_activation="identity", output_activation="identity", seed=0)
+    net.fit(X, Y, epochs=1, optimizer="adam", learning_rate=0.01)
+    before, step = net.parameters.copy(), net._optimizer_state.step
+    with pytest.raises(FloatingPointError, match="overflowed"):
+        net.fit(X, Y, epochs=3, optimizer="adam", learning_rate=0.01, validation_data=(X * 1e306, Y))
+    np.testing.assert_array_equal(net.parameters, before)
+    assert net._optimizer_state.step == step and len(net._records) == 1
+
+
+def test_full_batch_failure_to_converge_warns():
+    # CG giving up at once (precision loss on a huge cost) used to return an empty history in silence.
+    X = np.random.default_rng(0).random((20, 3))
+    Y = np.random.default_rng(1).normal(size=(20, 1)) * 1e100
+    net = fastbp.Network([3, 4, 1], hidden_activation="identity", output_activation="identity", seed=0)
+    with pytest.warns(UserWarning, match="CG stopped after 0 of 5 iterations without converging"):
+        net.fit(X, Y, epochs=5, optimizer="cg")
+    assert np.isfinite(net.parameters).all()
+
+
+def test_ctrl_c_during_lbfgs_returns_the_last_iterate(monkeypatch):
+    # As for the stochastic optimizers (README): a warning, the history so far, history.interrupted, and
+    # the parameters of the last completed iteration (not a trial point of the line search).
+    X, y = np.random.default_rng(0).random((30, 4)), np.arange(30) % 3
+    net = fastbp.Network([4, 5, 3], seed=0)
+    calls = {"n": 0}
+    original = fastbp.Network._cost_and_gradient
+
+    def interrupted_on_the_eighth_evaluation(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 8:
+            raise KeyboardInterrupt
+        return original(self, *args)
+    monkeypatch.setattr(fastbp.Network, "_cost_and_gradient", interrupted_on_the_eighth_evaluation)
+    with pytest.warns(RuntimeWarning, match="interrupted during iteration"):
+        history = net.fit(X, y, epochs=50, optimizer="lbfgs")
+    assert history.interrupted and 1 <= len(history) < 8
+    monkeypatch.undo()
+    assert net.cost(X, y) == pytest.approx(history.records[-1]["cost"], rel=1e-12)
 
 
 def test_float32_overflow_is_reported():
