@@ -1,7 +1,10 @@
 """Model files: round trips, exact resume from checkpoints, and hostile or corrupt files."""
 
+import io as io_module
 import json
 import os
+import re
+import tracemalloc
 import zipfile
 
 import numpy as np
@@ -174,3 +177,292 @@ def test_saved_files_get_ordinary_permissions(tmp_path):
     path = tmp_path / "model.npz"
     fastbp.Network([2, 1]).save(path)
     assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
+
+
+# ---------------------------------------------------------------- hostile and malformed files
+def _edit(path, header=None, **arrays):
+    """Rewrite a model file: ``header`` edits the parsed header in place; keyword arrays replace
+    members (None removes one)."""
+    with np.load(path, allow_pickle=False) as data:
+        members = {k: data[k] for k in data.files}
+    parsed = json.loads(str(members["header"]))
+    if header is not None:
+        header(parsed)
+    members["header"] = np.array(json.dumps(parsed))
+    for key, value in arrays.items():
+        if value is None:
+            members.pop(key, None)
+        else:
+            members[key] = value
+    with open(path, "wb") as f:
+        np.savez(f, **members)
+
+
+def _set(**fields):
+    return lambda header: header.update(fields)
+
+
+def _rejects(path, *patterns, error=ValueError):
+    """load must raise ``error`` naming the file and matching every pattern."""
+    with pytest.raises(error) as caught:
+        fastbp.load(path)
+    message = str(caught.value)
+    assert str(path) in message, message
+    for pattern in patterns:
+        assert re.search(pattern, message), message
+
+
+@pytest.fixture
+def trained(tmp_path):
+    """A tiny Adam-trained network saved with its training state."""
+    X, y = _data(20)
+    net = fastbp.Network([4, 5, 3], seed=0)
+    net.fit(X, y, epochs=2, optimizer="adam", learning_rate=0.01, batch_size=5)
+    path = tmp_path / "trained.npz"
+    net.save(path)
+    return path
+
+
+def _peak_bytes_of_load(path):
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError) as caught:
+            fastbp.load(path)
+        return tracemalloc.get_traced_memory()[1], str(caught.value)
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("honest_count", [False, True])
+def test_huge_header_sizes_are_refused_before_allocating(saved, honest_count):
+    """A small file whose header claims big layers must not make load build them (4M parameters here;
+    a hostile file can claim billions)."""
+    sizes = [4, 2000, 2000, 3]
+    count = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    _edit(saved, _set(sizes=sizes, n_parameters=count if honest_count else 43))
+    peak, message = _peak_bytes_of_load(saved)
+    assert f"need {count} parameters" in message and str(saved) in message
+    assert peak < 4_000_000, peak          # the network alone would be 32 MB
+
+
+def _write_npz(path, members):
+    """An .npz whose members are raw .npy bytes (to craft lying array headers)."""
+    with zipfile.ZipFile(path, "w") as z:
+        for key, data in members.items():
+            z.writestr(key + ".npy", data)
+
+
+def _npy(array=None, shape=None, dtype=np.float64):
+    buffer = io_module.BytesIO()
+    if shape is None:
+        np.lib.format.write_array(buffer, np.asarray(array), allow_pickle=False)
+    else:                                   # a header claiming ``shape``, and no data
+        np.lib.format.write_array_header_1_0(buffer, {"descr": np.dtype(dtype).str,
+                                                     "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def test_an_array_header_claiming_more_data_than_stored_is_refused_cheaply(saved, tmp_path):
+    sizes = [4, 2000, 2000, 3]
+    count = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    with np.load(saved, allow_pickle=False) as data:
+        header = json.loads(str(data["header"]))
+    header.update(sizes=sizes, n_parameters=count)
+    path = tmp_path / "lying.npz"
+    _write_npz(path, {"header": _npy(np.array(json.dumps(header))),
+                      "parameters": _npy(shape=(count,)) + b"\0" * 80})
+    peak, message = _peak_bytes_of_load(path)
+    assert "truncated" in message and str(path) in message
+    assert peak < 4_000_000, peak
+
+
+@pytest.mark.parametrize("rng, pattern", [
+    ({"bit_generator": "PCG64", "state": "x", "has_uint32": {"int": "0"}, "uinteger": {"int": "0"}},
+     r"'rng'\.state must hold the keys"),
+    ({"bit_generator": "PCG64"}, r"'rng' must hold the keys"),
+    ({"bit_generator": "Evil"}, r"unsupported random generator 'Evil'"),
+    ("PCG64", r"unsupported random generator"),
+    ({"bit_generator": "PCG64", "state": {"state": {"int": "-1"}, "inc": {"int": "3"}},
+      "has_uint32": {"int": "0"}, "uinteger": {"int": "0"}}, r"'rng'\.state\.state must be an integer"),
+    ({"bit_generator": "PCG64", "state": {"state": {"int": str(2**128)}, "inc": {"int": "3"}},
+      "has_uint32": {"int": "0"}, "uinteger": {"int": "0"}}, r"'rng'\.state\.state must be in"),
+    ({"bit_generator": "PCG64", "state": {"state": [1], "inc": {"int": "3"}},
+      "has_uint32": {"int": "0"}, "uinteger": {"int": "0"}}, r"'rng'\.state\.state must be an integer"),
+])
+def test_malformed_generator_state_is_refused(trained, rng, pattern):
+    _edit(trained, _set(rng=rng))
+    _rejects(trained, "header field 'rng'", pattern)
+
+
+@pytest.mark.parametrize("value", [-5, 625, 10**6])
+def test_out_of_range_generator_positions_are_refused(tmp_path, value):
+    """numpy accepts these and the next draw reads outside the generator's buffer."""
+    path = tmp_path / "mt.npz"
+    fastbp.Network([2, 1], seed=np.random.Generator(np.random.MT19937(0))).save(path)
+
+    def edit(header):
+        header["rng"]["state"]["pos"] = {"int": str(value)}
+    _edit(path, edit)
+    _rejects(path, r"'rng'\.state\.pos must")
+
+
+@pytest.mark.parametrize("bit_generator", ["PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64"])
+def test_every_supported_generator_round_trips(tmp_path, bit_generator):
+    rng = np.random.Generator(getattr(np.random, bit_generator)(3))
+    rng.random(3)
+    rng.integers(0, 10, dtype=np.uint32)          # leaves a buffered 32-bit half where there is one
+    path = tmp_path / "g.npz"
+    fastbp.Network([2, 1], seed=rng).save(path)
+    loaded = fastbp.load(path)
+    assert type(loaded._rng.bit_generator).__name__ == bit_generator
+    assert loaded._rng.random() == rng.random()
+
+
+def test_unknown_init_is_refused(saved):
+    _edit(saved, _set(init="bogus"))
+    _rejects(saved, "init must be one of .*got 'bogus'")
+
+
+@pytest.mark.parametrize("records, pattern", [
+    (5, "'records' must be a list"),
+    ([5], "record 0 must be a dict"),
+    ([{"cost": 1.0}], "record 0 must have 'epoch' 1"),
+    ([{"epoch": 1, "cost": 1.0}, {"epoch": 5, "cost": 1.0}], "record 1 must have 'epoch' 2"),
+    ([{"epoch": 1.0}], "record 0 must have 'epoch' 1"),
+    ([{"epoch": 1, "cost": "oops"}], "metric 'cost' must be a number"),
+    ([{"epoch": 1, "cost": True}], "metric 'cost' must be a number"),
+    ([{"epoch": 1, "cost": None}], "metric 'cost' must be a number"),
+    ([{"epoch": 1, "grad_norms": [1.0, "x"]}], "metric 'grad_norms' must be a number or a list"),
+    ([{"epoch": 1, "cost": {"a": 1}}], "metric 'cost' must be a number"),
+])
+def test_malformed_records_are_refused(trained, records, pattern):
+    _edit(trained, _set(records=records))
+    _rejects(trained, "header field 'records'", pattern)
+
+
+def test_records_with_diagnostics_and_nan_round_trip(tmp_path):
+    X, y = _data(20)
+    net = fastbp.Network([4, 5, 3], hidden_activation="relu", seed=0)
+    net.fit(X, y, epochs=2, learning_rate=0.1, diagnostics=True, validation_data=(X, y))
+    path = tmp_path / "d.npz"
+    net.save(path)
+    loaded = fastbp.load(path)
+    assert json.dumps(loaded.history.records) == json.dumps(net.history.records)
+
+
+def _adam_state(path):
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in ("optimizer_first", "optimizer_second", "optimizer_step")}
+
+
+@pytest.mark.parametrize("member, change, pattern", [
+    ("optimizer_step", lambda a: np.array([-1]), "'optimizer_step' must be >= 0"),
+    ("optimizer_first", lambda a: np.full_like(a, np.nan), "'optimizer_first' contains NaN"),
+    ("optimizer_first", lambda a: np.where(np.arange(a.size) == 3, np.inf, a), "'optimizer_first' contains NaN"),
+    ("optimizer_second", lambda a: np.full_like(a, np.inf), "'optimizer_second' contains NaN"),
+    ("optimizer_second", lambda a: -np.ones_like(a), "'optimizer_second'.* must be >= 0"),
+    ("optimizer_first", lambda a: a[:-1], r"'optimizer_first' must have shape \(43,\) and dtype float64"),
+    ("optimizer_first", lambda a: a.astype(np.float32), r"'optimizer_first' must have shape .* float32"),
+    ("optimizer_step", lambda a: a.astype(np.float64), r"'optimizer_step' must have shape \(1,\) and dtype int64"),
+    ("optimizer_step", lambda a: a.reshape(()), r"'optimizer_step' must have shape \(1,\)"),
+    ("optimizer_second", lambda a: None, "'optimizer_second' of the Adam state is missing"),
+])
+def test_malformed_optimizer_state_is_refused(trained, member, change, pattern):
+    _edit(trained, **{member: change(_adam_state(trained)[member])})
+    _rejects(trained, pattern)
+
+
+@pytest.mark.parametrize("optimizer, pattern", [
+    ({"name": "Evil"}, "'optimizer' must be null or"),
+    ([1], "'optimizer' must be null or"),
+    ({"name": "Adam", "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "__class__": "x"}, "must hold"),
+    ({"name": "Adam", "beta1": 0.9}, "must hold"),
+    ({"name": "Adam", "beta1": 1.5, "beta2": 0.999, "epsilon": 1e-8}, "beta1 must be < 1"),
+    ({"name": "Adam", "beta1": None, "beta2": 0.999, "epsilon": 1e-8}, "beta1 must be a real number"),
+])
+def test_malformed_optimizer_config_is_refused(trained, optimizer, pattern):
+    _edit(trained, _set(optimizer=optimizer))
+    with pytest.raises((ValueError, TypeError)) as caught:
+        fastbp.load(trained)
+    assert str(trained) in str(caught.value) and "'optimizer'" in str(caught.value)
+    assert re.search(pattern, str(caught.value)), caught.value
+
+
+def test_optimizer_members_without_an_optimizer_are_refused(trained):
+    _edit(trained, _set(optimizer=None))
+    _rejects(trained, "hold optimizer state, but the header names no optimizer")
+
+
+def test_sgd_state_round_trips_and_is_checked(tmp_path):
+    X, y = _data(20)
+    net = fastbp.Network([4, 5, 3], seed=0)
+    net.fit(X, y, epochs=1, optimizer="nesterov", learning_rate=0.01, batch_size=5)
+    path = tmp_path / "m.npz"
+    net.save(path)
+    loaded = fastbp.load(path)
+    np.testing.assert_array_equal(loaded._optimizer_state.first, net._optimizer_state.first)
+    assert loaded._optimizer_state.optimizer == net._optimizer_state.optimizer
+    _edit(path, optimizer_first=np.full(43, np.inf))
+    _rejects(path, "'optimizer_first' contains NaN or infinity")
+
+
+@pytest.mark.parametrize("edit, pattern", [
+    (_set(format_version=True), "'format_version' must be a positive integer; got True"),
+    (_set(format_version=0), "'format_version' must be a positive integer; got 0"),
+    (_set(dtype="int32"), "'dtype' must be 'float32' or 'float64'; got 'int32'"),
+    (_set(dtype=["f8"]), "'dtype' must be"),
+    (_set(sizes=[4.0, 5, 3]), r"'sizes': sizes\[0\] must be an integer"),
+    (_set(sizes="abc"), "'sizes' must be a list"),
+    (_set(sizes=[4, True, 3]), r"sizes\[1\] must be an integer"),
+    (_set(n_parameters=43.0), "'n_parameters' says 43.0"),
+    (_set(n_parameters=99), "need 43 parameters, but its field 'n_parameters' says 99"),
+    (_set(leaky_slope="0.1"), "'leaky_slope' must be a number"),
+    (_set(leaky_slope=5.0), "leaky_slope must be < 1"),
+    (_set(training_state="yes"), "'training_state' must be true or false"),
+    (_set(fastbp_version=1), "'fastbp_version' must be a string"),
+    (_set(hidden_activation="evil"), "hidden_activation must be one of"),
+    (_set(cost="log_likelihood"), "cost 'log_likelihood' needs output_activation"),
+    (_set(extra=1), r"unexpected fields \['extra'\]"),
+    (lambda h: h.pop("init"), r"lacks fields \['init'\]"),
+    (_set(optimizer=None), r"unexpected fields \['optimizer'\]"),    # training_state is false
+])
+def test_malformed_header_fields_are_refused(tmp_path, edit, pattern):
+    path = tmp_path / "m.npz"
+    fastbp.Network([4, 5, 3], seed=0).save(path, training_state=False)
+    _edit(path, edit)
+    with pytest.raises((ValueError, TypeError)) as caught:
+        fastbp.load(path)
+    assert str(path) in str(caught.value)
+    assert re.search(pattern, str(caught.value)), caught.value
+
+
+@pytest.mark.parametrize("arrays, pattern", [
+    ({"extra": np.zeros(2)}, r"unexpected members \['extra'\]"),
+    ({"parameters": np.zeros(43, dtype=">f8")}, "'parameters' must have shape .* dtype float64"),
+    ({"parameters": np.zeros((43, 1))}, r"need 43 parameters, but the file holds \(43, 1\)"),
+    ({"parameters": np.zeros(43, dtype=np.int64)}, "'parameters' must have shape .* dtype float64"),
+    ({"parameters": np.array([{"a": 1}], dtype=object)}, "dtype object"),
+    ({"header": np.array([json.dumps({"format": "fastbp-model"})])}, "the model header is not a JSON string"),
+])
+def test_malformed_members_are_refused(saved, arrays, pattern):
+    with np.load(saved, allow_pickle=False) as data:
+        members = {k: data[k] for k in data.files}
+    members.update(arrays)
+    with open(saved, "wb") as f:
+        np.savez(f, **members)
+    _rejects(saved, pattern)
+
+
+def test_a_plain_npy_file_is_refused(tmp_path):
+    path = tmp_path / "x.npz"
+    with open(path, "wb") as f:
+        np.save(f, np.zeros(3))
+    _rejects(path, "not a readable fastbp model file")
+
+
+def test_deeply_nested_header_json_is_refused(saved):
+    with np.load(saved, allow_pickle=False) as data:
+        parameters = data["parameters"]
+    with open(saved, "wb") as f:
+        np.savez(f, header=np.array("[" * 100_000 + "]" * 100_000), parameters=parameters)
+    _rejects(saved, "not valid JSON|malformed model header")
