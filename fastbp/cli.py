@@ -13,6 +13,11 @@ from .datasets import FORMATS, load, load_mnist_idx, load_mnist_pkl, train_test_
 from .kernels.codes import COST_OUTPUTS, COSTS, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .network import Network
 
+#: Default ``fastbp gradcheck --tolerance`` for ``--dtype float32``: the
+#: float32 gradient carries float32 rounding (up to about 1e-4 relative on
+#: small random networks), so 1e-6 would fail a correct backpropagation.
+FLOAT32_TOLERANCE = 1e-3
+
 
 def _sizes(text):
     try:
@@ -21,6 +26,39 @@ def _sizes(text):
         raise argparse.ArgumentTypeError(f"--sizes must be comma-separated integers such as 64,30,10; "
                                          f"got {text!r}") from None
     return sizes
+
+
+def _number(kind, low=None, high=None, low_open=False, high_open=False):
+    """An argparse ``type`` reading a finite ``kind`` (int or float) within
+    [low, high] (open at an end when ``low_open`` / ``high_open``)."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        ok = value is not None and np.isfinite(value)
+        if ok and low is not None:
+            ok = value > low if low_open else value >= low
+        if ok and high is not None:
+            ok = value < high if high_open else value <= high
+        if not ok:
+            bounds = []
+            if low is not None:
+                bounds.append(f"{'>' if low_open else '>='} {low:g}")
+            if high is not None:
+                bounds.append(f"{'<' if high_open else '<='} {high:g}")
+            what = "an integer" if kind is int else "a finite number"
+            raise argparse.ArgumentTypeError(f"expected {what}{' ' + ' and '.join(bounds) if bounds else ''}; "
+                                             f"got {text!r}")
+        return value
+    parse.__name__ = kind.__name__      # argparse names the type in its messages
+    return parse
+
+
+_POSITIVE = _number(float, 0.0, low_open=True)
+_COUNT = _number(int, 1)
+_UNIT = _number(float, 0.0, 1.0, high_open=True)        # momentum, Adam's betas, dropout
+_FRACTION = _number(float, 0.0, 1.0, low_open=True, high_open=True)
 
 
 def _add_network_options(parser, sizes_help):
@@ -47,26 +85,27 @@ def _parser():
                             "(default: the built-in digits)")
     train.add_argument("--format", choices=FORMATS, default=None, help="dataset format (default: from the path)")
     train.add_argument("--label-column", default="-1", help="CSV label column: a name or an index (default -1)")
-    _add_network_options(train, "layer sizes, inputs first, e.g. 64,30,10 (default: features,30,classes)")
+    _add_network_options(train, "layer sizes, inputs first, e.g. 64,30,10 "
+                                "(default: features,30,largest class label + 1)")
     train.add_argument("--epochs", type=int, default=30)
     train.add_argument("--batch-size", type=int, default=10)
-    train.add_argument("--learning-rate", "--eta", type=float, default=None,
+    train.add_argument("--learning-rate", "--eta", type=_POSITIVE, default=None,
                        help="default: 3.0 for sgd, 0.001 for adam, 0.1 otherwise")
     train.add_argument("--optimizer", choices=("sgd", "momentum", "nesterov", "adam", "lbfgs", "cg"),
                        default="sgd")
-    train.add_argument("--momentum", type=float, default=0.9, help="for momentum / nesterov")
-    train.add_argument("--beta1", type=float, default=0.9, help="Adam's β1")
-    train.add_argument("--beta2", type=float, default=0.999, help="Adam's β2")
+    train.add_argument("--momentum", type=_UNIT, default=0.9, help="for momentum / nesterov, in [0, 1)")
+    train.add_argument("--beta1", type=_UNIT, default=0.9, help="Adam's β1, in [0, 1)")
+    train.add_argument("--beta2", type=_UNIT, default=0.999, help="Adam's β2, in [0, 1)")
     train.add_argument("--schedule", choices=("constant", "invscaling", "step", "adaptive", "halving"),
                        default="constant")
-    train.add_argument("--l2", type=float, default=0.0, help="L2 strength λ (cost += λ/2n Σw²)")
-    train.add_argument("--l1", type=float, default=0.0, help="L1 strength λ (cost += λ/n Σ|w|)")
-    train.add_argument("--dropout", type=float, default=0.0, help="drop probability of hidden units")
+    train.add_argument("--l2", type=_number(float, 0.0), default=0.0, help="L2 strength λ (cost += λ/2n Σw²)")
+    train.add_argument("--l1", type=_number(float, 0.0), default=0.0, help="L1 strength λ (cost += λ/n Σ|w|)")
+    train.add_argument("--dropout", type=_UNIT, default=0.0, help="drop probability of hidden units")
     train.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
                        help="stop after PATIENCE epochs without a better validation cost")
-    train.add_argument("--validation-fraction", type=float, default=None,
+    train.add_argument("--validation-fraction", type=_FRACTION, default=None,
                        help="split this fraction off the training data for validation metrics")
-    train.add_argument("--test-fraction", type=float, default=0.25,
+    train.add_argument("--test-fraction", type=_FRACTION, default=0.25,
                        help="held-out fraction when the dataset has no test part")
     train.add_argument("--diagnostics", action="store_true", help="record gradient norms and saturation")
     train.add_argument("--threads", type=int, default=None,
@@ -88,17 +127,19 @@ def _parser():
         description="Exit status 1 when any relative error exceeds the tolerance.")
     _add_network_options(check, "layer sizes (default 4,5,3)")
     check.add_argument("--all", action="store_true", help="check every activation x cost pairing")
-    check.add_argument("--samples", type=int, default=8)
-    check.add_argument("--l2", type=float, default=0.0)
-    check.add_argument("--tolerance", type=float, default=1e-6)
+    check.add_argument("--samples", type=_COUNT, default=8)
+    check.add_argument("--l2", type=_number(float, 0.0), default=0.0)
+    check.add_argument("--tolerance", type=_POSITIVE, default=None,
+                       help="largest relative error accepted (default: 1e-6 for float64, "
+                            f"{FLOAT32_TOLERANCE:g} for float32)")
 
     bench = commands.add_parser(
         "bench", help="time one epoch of the compiled trainer against the numpy reference")
     _add_network_options(bench, "layer sizes (default 784,30,10)")
-    bench.add_argument("--samples", type=int, default=10000)
-    bench.add_argument("--batch-size", type=int, default=10)
-    bench.add_argument("--learning-rate", type=float, default=0.5)
-    bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument("--samples", type=_COUNT, default=10000)
+    bench.add_argument("--batch-size", type=_COUNT, default=10)
+    bench.add_argument("--learning-rate", type=_POSITIVE, default=0.5)
+    bench.add_argument("--repeats", type=_COUNT, default=3)
     return parser
 
 
@@ -166,14 +207,38 @@ def _infer(path):
     return _infer_format(path)
 
 
-def _class_indices(y_train, y_test):
-    """Map arbitrary integer labels to 0..K-1; regression targets pass through."""
+def _class_indices(y_train, y_test, n_outputs=None):
+    """Match integer class labels with output units, as ``Network.fit`` does.
+
+    Returns ``(y_train, y_test, n_outputs, classes)``. Non-negative integer
+    labels index the output units directly (label j is unit j), so a saved
+    model's ``predict`` returns the data's own labels: labels 1..3 give 4
+    outputs, unit 0 never a target. That needs ``n_outputs`` (the ``--sizes``
+    output count, None for the default) above the largest label, or by
+    default a largest label below twice the number of classes (sparse labels
+    such as 0, 100, 200 would waste most units). Other labels (negative, or
+    sparse) are mapped to 0..K-1 in sorted order and ``classes`` (shape
+    (K,)) holds the labels, ``classes[i]`` being unit i's; it is None when
+    no mapping was needed. Real-valued targets pass through.
+    """
     if y_train.ndim != 1 or y_train.dtype.kind not in "iub":
-        return y_train, y_test, None
+        outputs = 1 if y_train.ndim == 1 else y_train.shape[1]
+        return y_train, y_test, outputs if n_outputs is None else n_outputs, None
     classes = np.unique(np.concatenate([y_train, y_test]))
+    top = int(classes[-1])
+    if classes[0] >= 0 and (top < n_outputs if n_outputs is not None else top < 2 * len(classes)):
+        return y_train, y_test, top + 1 if n_outputs is None else n_outputs, None
     if np.array_equal(classes, np.arange(len(classes))):
-        return y_train, y_test, classes
-    return np.searchsorted(classes, y_train), np.searchsorted(classes, y_test), classes
+        # 0..K-1 already, e.g. 0/1 labels for a single sigmoid output
+        return y_train, y_test, len(classes) if n_outputs is None else n_outputs, None
+    y_train, y_test = np.searchsorted(classes, y_train), np.searchsorted(classes, y_test)
+    return y_train, y_test, len(classes) if n_outputs is None else n_outputs, classes
+
+
+def _describe(classes):
+    if len(classes) <= 8:
+        return ", ".join(f"{c} -> {i}" for i, c in enumerate(classes.tolist()))
+    return f"{classes[0]} -> 0, {classes[1]} -> 1, ..., {classes[-1]} -> {len(classes) - 1}"
 
 
 def _optimizer(args):
@@ -192,6 +257,21 @@ def _output_activation(args):
 
 
 def train(args, out=None):
+    """``fastbp train``: load a dataset, train a network, report held-out accuracy.
+
+    ``args`` is the parsed namespace of the ``train`` subcommand (see
+    ``fastbp train --help``). The data X is (n_samples, n_features) and y
+    either integer class labels, shape (n_samples,), or real targets, shape
+    (n_samples,) or (n_samples, n_outputs). Non-negative integer labels index
+    the output units directly, so the default network is [n_features, 30,
+    largest label + 1] and a model saved with ``--save`` predicts the data's
+    labels; labels that cannot index units (negative, or sparse) are mapped
+    to 0..K-1 for training and evaluation, with a note, and then ``--save``
+    and ``--checkpoint`` are refused (ValueError). The network has
+    ``--dtype`` (float64 or float32) throughout. Progress goes to ``out``
+    (default stdout), warnings to stderr. Returns the exit status: 0, or 130
+    when Ctrl-C interrupted training (the model is still saved).
+    """
     out = sys.stdout if out is None else out
     comm, rank0 = None, True
     if args.distributed:
@@ -209,8 +289,20 @@ def train(args, out=None):
         raise ValueError("--shard needs --distributed")
     quiet = args.quiet or not rank0
     X_train, y_train, X_test, y_test, source = _load_dataset(args)
-    y_train, y_test, classes = _class_indices(y_train, y_test)
-    n_outputs = len(classes) if classes is not None else (1 if y_train.ndim == 1 else y_train.shape[1])
+    y_train, y_test, n_outputs, classes = _class_indices(y_train, y_test, args.sizes[-1] if args.sizes else None)
+    if classes is not None:
+        outputs = [f"--{name}" for name in ("save", "checkpoint") if getattr(args, name) is not None]
+        if outputs:
+            hint = ("relabel the data as 0..K-1" if classes[0] < 0 else
+                    f"relabel the data as 0..K-1, or give each label its own output unit with "
+                    f"--sizes ...,{int(classes[-1]) + 1}")
+            raise ValueError(f"the class labels ({len(classes)} of them, from {classes[0]} to {classes[-1]}) "
+                             f"cannot index the output units directly, so training would map them to "
+                             f"0..{len(classes) - 1} and the model written by {' and '.join(outputs)} would "
+                             f"predict those indices, not your labels: {hint}")
+        if not quiet:
+            print(f"note: class labels mapped to output units for training and evaluation: {_describe(classes)}",
+                  file=out, flush=True)
     sizes = args.sizes or [X_train.shape[1], 30, n_outputs]
     net = Network(sizes, hidden_activation=args.hidden_activation, output_activation=_output_activation(args),
                   cost=args.cost, dtype=args.dtype, seed=args.seed)
@@ -288,23 +380,70 @@ def _pairings(args):
             for cost, outputs in COST_OUTPUTS.items() for output in outputs]
 
 
+def _check_float32(sizes, hidden, output, cost, args, tolerance):
+    """``gradcheck.gradcheck`` for a float32 network: the same random float64
+    network and data, rounded to float32; the compiled float32 gradient is
+    compared with float64 finite differences and the float64 reference."""
+    from .gradcheck import _random_problem, _well_posed, check_gradient
+    if args.samples < 1:
+        raise ValueError(f"n_samples must be at least 1; got {args.samples}")
+    rng = np.random.default_rng(args.seed)
+    for _ in range(100):
+        net64, X, y = _random_problem(rng, sizes, hidden, output, cost, args.samples)
+        if _well_posed(net64, X, 0.0):
+            break
+    net = Network(net64.sizes, hidden_activation=hidden, output_activation=output, cost=cost,
+                  dtype=np.float32, init="zeros", leaky_slope=net64.leaky_slope)
+    net.parameters = net64.parameters.astype(np.float32)
+    return check_gradient(net, X, y, l2=args.l2, seed=args.seed, tolerance=tolerance)
+
+
 def gradcheck(args, out=None):
+    """``fastbp gradcheck``: check the compiled gradient of small random networks.
+
+    ``args`` is the parsed namespace: ``sizes`` (layer sizes, default
+    [4, 5, 3]), the activations and ``cost`` (or ``all`` for every pairing),
+    ``dtype`` ("float64" or "float32"), ``samples`` (inputs of shape
+    (samples, sizes[0])), ``l2``, ``seed`` and ``tolerance`` (default 1e-6 in
+    float64, ``FLOAT32_TOLERANCE`` in float32). For each pairing it compares
+    the network's compiled gradient with float64 central finite differences
+    and the numpy reference (see ``fastbp.gradcheck``); a float32 network's
+    own float32 gradient is checked. Prints one report per pairing to ``out``
+    (default stdout) and returns the exit status: 0 when every relative error
+    is within the tolerance, 1 otherwise.
+    """
     from .gradcheck import gradcheck as check
     out = sys.stdout if out is None else out
     sizes = args.sizes or [4, 5, 3]
+    tolerance = args.tolerance
+    if tolerance is None:
+        tolerance = FLOAT32_TOLERANCE if args.dtype == "float32" else 1e-6
     failed = 0
     for hidden, output, cost in _pairings(args):
-        result = check(sizes, hidden_activation=hidden, output_activation=output, cost=cost,
-                       n_samples=args.samples, seed=args.seed, l2=args.l2, tolerance=args.tolerance)
-        ok = result.passed(args.tolerance)
+        if args.dtype == "float32":
+            result = _check_float32(sizes, hidden, output, cost, args, tolerance)
+        else:
+            result = check(sizes, hidden_activation=hidden, output_activation=output, cost=cost,
+                           n_samples=args.samples, seed=args.seed, l2=args.l2, tolerance=tolerance)
+        ok = result.passed(tolerance)
         failed += not ok
         print(f"{hidden} hidden, {output} output, {cost}: {'ok' if ok else 'FAILED'}", file=out)
         print(result, file=out)
-    print(f"{'all passed' if not failed else f'{failed} failed'} (tolerance {args.tolerance:g})", file=out)
+    print(f"{'all passed' if not failed else f'{failed} failed'} (tolerance {tolerance:g})", file=out)
     return 1 if failed else 0
 
 
 def bench(args, out=None):
+    """``fastbp bench``: time one training epoch, compiled against the numpy reference.
+
+    ``args`` holds ``sizes`` (default [784, 30, 10]), the activations,
+    ``cost``, ``dtype``, ``samples``, ``batch_size``, ``learning_rate``,
+    ``repeats`` and ``seed``. Draws X uniform in [0, 1), shape (samples,
+    sizes[0]) in ``dtype``, and random labels 0..sizes[-1]-1; times ``repeats``
+    SGD epochs of the compiled ``Network.fit`` and of
+    ``reference.sgd_epoch`` (after one small compiling fit) and prints the
+    medians, samples/s and the speed-up to ``out`` (default stdout). Returns 0.
+    """
     from . import reference
     out = sys.stdout if out is None else out
     sizes = args.sizes or [784, 30, 10]

@@ -181,3 +181,100 @@ def test_distributed_training_on_file_shards(tmp_path):
     assert out.returncode == 0, out.stderr
     summary = out.stdout.strip().splitlines()[-1]
     assert summary.startswith("held-out accuracy") and float(summary.split()[2].rstrip(",")) > 0.7
+
+
+def _labelled_csv(path, labels, n=120, seed=0):
+    """A separable CSV with class labels ``labels`` (one per quadrant of the first two features)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    y = np.asarray(labels)[(X[:, 0] > 0).astype(int) + 2 * (X[:, 1] > 0)]
+    with open(path, "w") as f:
+        f.write("f0,f1,f2,f3,label\n")
+        for row, label in zip(X, y):
+            f.write(",".join(f"{v:.6f}" for v in row) + f",{label}\n")
+    return X, y
+
+
+def test_saved_model_predicts_the_data_s_own_labels_1_to_4(tmp_path, capsys):
+    import fastbp
+    X, y = _labelled_csv(tmp_path / "d.csv", [1, 2, 3, 4])
+    model = tmp_path / "m.npz"
+    assert main(["train", "--data", str(tmp_path / "d.csv"), "--epochs", "40", "--learning-rate", "2.0",
+                 "--save", str(model), "--quiet"]) == 0
+    net = fastbp.load(model)
+    assert net.sizes == (4, 30, 5)                   # label j is output unit j; unit 0 is never a target
+    predictions = net.predict(X)
+    assert set(np.unique(predictions)) <= {1, 2, 3, 4}
+    assert np.mean(predictions == y) > 0.8
+
+
+def test_labels_that_cannot_index_units_are_mapped_with_a_note_and_not_saved(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    np.savez(tmp_path / "d.npz", X=X, y=np.where(X[:, 0] > 0, 1, -1))
+    model = tmp_path / "m.npz"
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--epochs", "2", "--save", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert "would predict those indices, not your labels" in err and "relabel" in err
+    assert not model.exists()
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--epochs", "2", "--checkpoint",
+                 str(tmp_path / "c.npz"), "--quiet"]) == 2
+    assert "--checkpoint" in capsys.readouterr().err
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--epochs", "2"]) == 0   # evaluation only: fine
+    assert "note: class labels mapped to output units for training and evaluation: -1 -> 0, 1 -> 1" in \
+        capsys.readouterr().out
+
+
+def test_class_indices_index_units_directly_when_they_can():
+    from fastbp.cli import _class_indices
+    y = np.array([1, 2, 3, 3])
+    yt, _, n_outputs, classes = _class_indices(y, y[:2])
+    assert n_outputs == 4 and classes is None and yt is y
+    sparse = np.array([0, 100, 200])
+    yt, _, n_outputs, classes = _class_indices(sparse, sparse)
+    assert n_outputs == 3 and list(classes) == [0, 100, 200] and list(yt) == [0, 1, 2]
+    assert _class_indices(sparse, sparse, n_outputs=201)[2:] == (201, None)     # --sizes ...,201
+    assert _class_indices(np.array([0, 1, 1]), np.array([0]), n_outputs=1)[2:] == (1, None)   # one sigmoid unit
+    yt, _, n_outputs, classes = _class_indices(np.array([1, 2, 1]), np.array([2]), n_outputs=2)
+    assert n_outputs == 2 and list(classes) == [1, 2] and list(yt) == [0, 1, 0]
+    real = np.array([[0.5, 1.5]])
+    assert _class_indices(real, real)[2:] == (2, None)
+
+
+def test_gradcheck_honours_float32_with_its_own_tolerance(capsys):
+    assert main(["gradcheck", "--dtype", "float32", "--sizes", "3,4,3"]) == 0
+    out = capsys.readouterr().out
+    assert "dtype=float32" in out and "dtype=float64" not in out
+    assert out.strip().endswith("all passed (tolerance 0.001)")
+    assert main(["gradcheck", "--dtype", "float32", "--sizes", "3,4,3", "--tolerance", "1e-9"]) == 1
+    assert "FAILED" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["gradcheck", "--tolerance", "-1"], "--tolerance"),
+    (["gradcheck", "--tolerance", "nan"], "--tolerance"),
+    (["gradcheck", "--tolerance", "0"], "--tolerance"),
+    (["gradcheck", "--tolerance", "inf"], "--tolerance"),
+    (["gradcheck", "--samples", "0"], "--samples"),
+    (["gradcheck", "--l2", "nan"], "--l2"),
+    (["bench", "--repeats", "0"], "--repeats"),
+    (["bench", "--samples", "-5"], "--samples"),
+    (["bench", "--learning-rate", "nan"], "--learning-rate"),
+    (["train", "--learning-rate", "0"], "--learning-rate"),
+    (["train", "--momentum", "nan"], "--momentum"),
+    (["train", "--beta1", "1"], "--beta1"),
+    (["train", "--l2", "-1"], "--l2"),
+    (["train", "--dropout", "1.5"], "--dropout"),
+    (["train", "--test-fraction", "0"], "--test-fraction"),
+])
+def test_numeric_options_must_be_finite_and_in_range(argv, option, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert f"argument {option}" in capsys.readouterr().err
+
+
+def test_subcommands_have_docstrings():
+    from fastbp import cli
+    for command in (cli.train, cli.gradcheck, cli.bench):
+        assert command.__doc__ and len(command.__doc__.strip()) > 100, command.__name__
