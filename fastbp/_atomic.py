@@ -1,6 +1,7 @@
 """Write a file so that readers see the old one or the new one, never half of one."""
 
 import contextlib
+import errno
 import os
 import tempfile
 
@@ -26,6 +27,10 @@ def atomic_write(path, mode="wb", encoding=None):
     untouched."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        # (mkstemp would name its temporary file in the error, not the user's path)
+        raise FileNotFoundError(errno.ENOENT, f"cannot write {path!r}: the directory {directory!r} does not exist",
+                                path)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, mode, encoding=encoding) as handle:

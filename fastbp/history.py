@@ -32,9 +32,11 @@ class History:
         self.optimizer_result = None
 
     def append(self, record):
+        """Add one epoch's record (a dict of metric name -> value; copied)."""
         self.records.append(dict(record))
 
     def keys(self):
+        """Every metric name any record holds, in the order first seen (a list of str)."""
         seen = {}
         for record in self.records:
             seen.update(dict.fromkeys(record))

@@ -248,10 +248,12 @@ class Network:
 
     @property
     def n_inputs(self):
+        """Features per sample, ``sizes[0]`` (an int): X is (n_samples, n_inputs)."""
         return self.sizes[0]
 
     @property
     def n_outputs(self):
+        """Output units, ``sizes[-1]`` (an int): outputs are (n_samples, n_outputs)."""
         return self.sizes[-1]
 
     @property

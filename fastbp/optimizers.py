@@ -34,6 +34,7 @@ class SGD:
 
     @property
     def code(self):
+        """The kernels' integer code for this rule: codes.SGD, MOMENTUM or NESTEROV."""
         if self.momentum == 0.0:
             return codes.SGD
         return codes.NESTEROV if self.nesterov else codes.MOMENTUM

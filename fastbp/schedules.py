@@ -51,6 +51,8 @@ class Constant:
     """η every epoch."""
 
     def rate(self, epoch, lr0, records):
+        """The learning rate (a float) for ``epoch`` (1-based) from the base rate ``lr0`` and the
+        records (dicts) of the epochs before it; None stops training."""
         return lr0
 
 
@@ -64,6 +66,8 @@ class InverseScaling:
         v.check_float("power_t", self.power_t, 0.0)
 
     def rate(self, epoch, lr0, records):
+        """The learning rate (a float) for ``epoch`` (1-based) from the base rate ``lr0`` and the
+        records (dicts) of the epochs before it; None stops training."""
         return lr0 / epoch ** self.power_t
 
 
@@ -79,6 +83,8 @@ class StepDecay:
         v.check_float("gamma", self.gamma, 0.0, 1.0, low_open=True)
 
     def rate(self, epoch, lr0, records):
+        """The learning rate (a float) for ``epoch`` (1-based) from the base rate ``lr0`` and the
+        records (dicts) of the epochs before it; None stops training."""
         return lr0 * self.gamma ** ((epoch - 1) // self.step_size)
 
 
@@ -102,6 +108,8 @@ class Adaptive:
         v.check_float("min_lr", self.min_lr, 0.0)
 
     def rate(self, epoch, lr0, records):
+        """The learning rate (a float) for ``epoch`` (1-based) from the base rate ``lr0`` and the
+        records (dicts) of the epochs before it; None stops training."""
         lr = lr0
         for _ in range(_stall_events(records, self.monitor, self.tol, self.patience + 1)):
             if lr <= self.min_lr:
@@ -125,6 +133,8 @@ class Halving:
         v.check_float("min_fraction", self.min_fraction, 0.0, 1.0, low_open=True, high_open=True)
 
     def rate(self, epoch, lr0, records):
+        """The learning rate (a float) for ``epoch`` (1-based) from the base rate ``lr0`` and the
+        records (dicts) of the epochs before it; None stops training."""
         lr = lr0 / 2 ** _stall_events(records, self.monitor, 0.0, self.patience)
         return None if lr <= lr0 * self.min_fraction * (1 + 1e-12) else lr
 

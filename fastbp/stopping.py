@@ -32,6 +32,7 @@ class EarlyStopping:
 
     @property
     def mode(self):
+        """'max' for accuracies, 'min' for everything else (costs)."""
         return "max" if self.monitor.endswith("accuracy") else "min"
 
     def improved(self, value, best):

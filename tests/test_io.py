@@ -466,3 +466,12 @@ def test_deeply_nested_header_json_is_refused(saved):
     with open(saved, "wb") as f:
         np.savez(f, header=np.array("[" * 100_000 + "]" * 100_000), parameters=parameters)
     _rejects(saved, "not valid JSON|malformed model header")
+
+
+def test_writing_into_a_missing_directory_names_the_path(tmp_path):
+    # The atomic write's temporary file used to be what the error named.
+    net = fastbp.Network([3, 2], seed=0)
+    target = tmp_path / "missing" / "model.npz"
+    with pytest.raises(FileNotFoundError, match=r"cannot write .*model\.npz.*'[^']*missing' does not exist"):
+        io.save(net, target)
+    assert not (tmp_path / "missing").exists()
