@@ -332,6 +332,26 @@ def _numpy_step(opt, theta, grad, lr, mu, b1, b2, eps, first, second, t):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("opt", [codes.SGD, codes.MOMENTUM, codes.NESTEROV, codes.ADAM])
+def test_a_nan_gradient_reaches_the_parameters(opt, dtype):
+    # The moments' flush of tiny values to 0 must not turn a NaN into 0: the divergence check
+    # looks for NaN in the parameters (a NaN velocity used to become 0 and the step a no-op).
+    from fastbp.kernels.parallel import apply_rule
+    for rule in ("serial", "parallel"):
+        theta, first, second = np.ones(4, dtype), np.zeros(4, dtype), np.zeros(4, dtype)
+        grad = np.array([0.5, np.nan, 0.5, 0.5], dtype)
+        if rule == "serial":
+            K.optimizer_step(theta, grad, opt, dtype(0.1), dtype(0.9), dtype(0.9), dtype(0.999), dtype(1e-8),
+                             first, second, np.zeros(1, np.int64))
+        else:
+            apply_rule(theta, grad, first, second, np.int64(0), np.int64(4), opt, dtype(0.1), dtype(0.0),
+                       dtype(0.0), dtype(0.9), dtype(0.9), dtype(0.999), dtype(1e-8), dtype(0.1))
+        assert np.isnan(theta[1]) and np.isfinite(theta[[0, 2, 3]]).all(), (rule, theta)
+        if opt != codes.SGD:
+            assert np.isnan(first[1]), (rule, first)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("opt", [codes.SGD, codes.MOMENTUM, codes.NESTEROV, codes.ADAM])
 def test_optimizer_step_matches_numpy(opt, dtype):
     rng = np.random.default_rng(opt)
     theta = rng.normal(size=50).astype(dtype)

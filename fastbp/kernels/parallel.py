@@ -83,14 +83,14 @@ def apply_rule(theta, grad, first, second, lo, hi, opt, lr, l2n, l1n, mu, beta1,
         g = grad[k] + l2n * w + (l1n if w > zero else (-l1n if w < zero else zero))
         if opt == MOMENTUM or opt == NESTEROV:
             f = mu * first[k] - lr * g
-            f = f if abs(f) >= tiny else zero
+            f = zero if abs(f) < tiny else f
             first[k] = f
             theta[k] = w + (f if opt == MOMENTUM else mu * f - lr * g)
         elif opt == ADAM:
             m = beta1 * first[k] + (one - beta1) * g
             v = beta2 * second[k] + (one - beta2) * g * g
-            m = m if abs(m) >= tiny else zero
-            v = v if v >= tiny else zero
+            m = zero if abs(m) < tiny else m
+            v = zero if v < tiny else v
             first[k] = m
             second[k] = v
             theta[k] = w - lr_t * m / (np.sqrt(v) + eps)

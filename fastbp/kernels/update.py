@@ -64,12 +64,14 @@ def optimizer_step(theta, grad, opt, lr, mu, beta1, beta2, eps, first, second, s
     # Moments of parameters whose gradient is exactly 0 (saturated or dead
     # units) decay geometrically into subnormal numbers, which cost ~100x per
     # operation on x86: flush them to 0 below float32's smallest normal.
+    # Written as "zero if x < tiny": a NaN fails that comparison and stays NaN,
+    # so the divergence check sees it (a NaN moment used to become 0).
     tiny = theta.dtype.type(1.1754944e-38)
     n = theta.shape[0]
     if opt == MOMENTUM or opt == NESTEROV:
         for k in range(n):
             f = mu * first[k] - lr * grad[k]
-            first[k] = f if abs(f) >= tiny else zero
+            first[k] = zero if abs(f) < tiny else f
         if opt == MOMENTUM:
             for k in range(n):
                 theta[k] += first[k]
@@ -83,8 +85,8 @@ def optimizer_step(theta, grad, opt, lr, mu, beta1, beta2, eps, first, second, s
             g = grad[k]
             m = beta1 * first[k] + (one - beta1) * g
             v = beta2 * second[k] + (one - beta2) * g * g
-            m = m if abs(m) >= tiny else zero
-            v = v if v >= tiny else zero
+            m = zero if abs(m) < tiny else m
+            v = zero if v < tiny else v
             first[k] = m
             second[k] = v
             theta[k] -= lr_t * m / (np.sqrt(v) + eps)
