@@ -53,6 +53,7 @@ import random
 import numpy as np
 
 from ..network import Network as _CoreNetwork
+from ..network import _LayerViews
 
 __all__ = ["Network", "sigmoid", "sigmoid_prime", "epoch_orders"]
 
@@ -193,43 +194,15 @@ def _layer_values(value, shape, name):
     return arr
 
 
-class _Layers(list):
-    """A list of views into a network's parameters.
-
-    Item assignment copies the new values into the network (shapes checked);
-    the layers themselves cannot be added, removed or reordered.
-    """
-
-    __slots__ = ("_name",)
+class _Layers(_LayerViews):
+    """``fastbp.Network``'s checked list of views, with his conventions for the values: any
+    float64-convertible array of the layer's shape, and an (n,) vector for an (n, 1) bias column."""
 
     def __init__(self, views, name):
-        super().__init__(views)
-        self._name = name
+        super().__init__(views, name, np.float64)
 
-    def __setitem__(self, index, value):
-        if isinstance(index, slice):
-            targets = list.__getitem__(self, index)
-            values = list(value)
-            if len(values) != len(targets):
-                raise ValueError(f"{self._name}[{index.start}:{index.stop}] needs {len(targets)} arrays; "
-                                 f"got {len(values)}")
-            names = [f"{self._name}[{i}]" for i in range(len(self))[index]]
-        else:
-            targets, values, names = [list.__getitem__(self, index)], [value], [f"{self._name}[{index}]"]
-        checked = [_layer_values(v, t.shape, name) for v, t, name in zip(values, targets, names)]
-        for target, v in zip(targets, checked):
-            target[...] = v
-
-    def __reduce_ex__(self, protocol):
-        # copy.deepcopy(net.weights) and pickling give a plain list of independent arrays
-        return (list, (list(self),))
-
-    def _fixed(self, *args, **kwargs):
-        raise TypeError(f"the layers in {self._name} cannot be added, removed or reordered; "
-                        f"build a new Network for other sizes")
-
-    __delitem__ = append = extend = insert = pop = remove = clear = sort = reverse = _fixed
-    __iadd__ = __imul__ = _fixed
+    def _checked(self, i, value):
+        return _layer_values(value, list.__getitem__(self, i).shape, f"{self._name}[{i}]")
 
 
 # ------------------------------------------------------------ shared machinery
