@@ -7,6 +7,7 @@ interrupted save never leaves a broken model behind.
 """
 
 import json
+import math
 import os
 import zipfile
 
@@ -189,9 +190,7 @@ class _Member:
                              f"got shape {self.shape} and dtype {self.dtype}")
 
     def read(self):
-        count = 1
-        for n in self.shape:
-            count *= n
+        count = math.prod(self.shape)
         remaining = count * self.dtype.itemsize
         buffer = bytearray()
         with self.archive.open(self.info) as f:

@@ -76,13 +76,18 @@ class _LayerViews(list):
         for i, arr in zip(indices, checked):
             list.__getitem__(self, i)[...] = arr
 
-    def assign(self, values):
-        """Copy one array per layer into the network, every one checked first."""
+    def checked(self, values):
+        """One checked array per layer for ``values`` (an array per layer); nothing is written."""
         values = list(values)
         if len(values) != len(self):
             raise ValueError(f"{self._name} needs {len(self)} arrays (one per layer after the input); "
                              f"got {len(values)}")
-        self[:] = values
+        return [self._checked(i, value) for i, value in enumerate(values)]
+
+    def assign(self, values):
+        """Copy one array per layer into the network, every one checked first."""
+        for view, arr in zip(list(self), self.checked(values)):
+            view[...] = arr
 
     def __reduce_ex__(self, protocol):
         # copy.deepcopy(net.weights) and pickling give a plain list of independent arrays

@@ -106,6 +106,22 @@ def _layer_slices(sizes):
     return slices
 
 
+def _as_sklearn(flat, sizes, slices):
+    """(coefs, intercepts): scikit-learn's (n_in, n_out) matrices and (n_out,) vectors as views of a
+    vector in fastbp's layout (W^l (n_out, n_in) row-major, then b^l, layer by layer)."""
+    return ([flat[a:b].reshape(n_out, n_in).T for (a, b, _), n_in, n_out in zip(slices, sizes[:-1], sizes[1:])],
+            [flat[b:c] for _, b, c in slices])
+
+
+def _as_fastbp(coefs, intercepts, slices):
+    """The float64 vector in fastbp's layout holding scikit-learn's coefs and intercepts."""
+    theta = np.empty(slices[-1][2], dtype=np.float64)
+    for (a, b, c), coef, intercept in zip(slices, coefs, intercepts):
+        theta[a:b] = coef.T.ravel()
+        theta[b:c] = intercept
+    return theta
+
+
 def _dense(X, dtype=None):
     """A dense, C-contiguous, writable array (numba compiles a separate kernel for read-only arrays)."""
     if hasattr(X, "toarray"):
@@ -327,9 +343,7 @@ class _BaseMLP(BaseEstimator):
         net = self.__dict__.get("_network")
         if net is None:
             return self._assigned_list("coefs_")
-        theta = net.parameters
-        return _ParameterList("coefs_", [theta[a:b].reshape(n_out, n_in).T for (a, b, _), n_in, n_out
-                                         in zip(self._slices, self._sizes[:-1], self._sizes[1:])])
+        return _ParameterList("coefs_", _as_sklearn(net.parameters, self._sizes, self._slices)[0])
 
     @coefs_.setter
     def coefs_(self, values):
@@ -341,8 +355,7 @@ class _BaseMLP(BaseEstimator):
         net = self.__dict__.get("_network")
         if net is None:
             return self._assigned_list("intercepts_")
-        theta = net.parameters
-        return _ParameterList("intercepts_", [theta[b:c] for _, b, c in self._slices])
+        return _ParameterList("intercepts_", _as_sklearn(net.parameters, self._sizes, self._slices)[1])
 
     @intercepts_.setter
     def intercepts_(self, values):
@@ -399,10 +412,7 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"the assigned coefs_ give layer sizes {sizes}, but X, y and "
                              f"hidden_layer_sizes need {list(layer_units)}")
         slices = _layer_slices(sizes)
-        theta = np.empty(slices[-1][2], dtype=np.float64)
-        for (a, b, c), coef, intercept in zip(slices, coefs, intercepts):
-            theta[a:b] = coef.T.ravel()
-            theta[b:c] = intercept
+        theta = _as_fastbp(coefs, intercepts, slices)
         if not hasattr(self, "out_activation_"):
             self.out_activation_ = ("identity" if not is_classifier(self)
                                     else "softmax" if self._label_binarizer.y_type_ == "multiclass"
@@ -509,13 +519,12 @@ class _BaseMLP(BaseEstimator):
         # scikit-learn's L-BFGS ends with float64 coefficients whatever X's dtype; SGD and Adam keep it.
         self._dtype = np.dtype(dtype) if self.solver in _STOCHASTIC_SOLVERS else np.dtype(np.float64)
         factor = 2.0 if self.activation == "logistic" else 6.0
-        theta = np.empty(self._slices[-1][2], dtype=np.float64)
-        for (a, b, c), fan_in, fan_out in zip(self._slices, layer_units[:-1], layer_units[1:]):
+        coefs, intercepts = [], []
+        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
             bound = np.sqrt(factor / (fan_in + fan_out))
-            coef = random_state.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype, copy=False)
-            intercept = random_state.uniform(-bound, bound, fan_out).astype(dtype, copy=False)
-            theta[a:b] = coef.T.ravel()
-            theta[b:c] = intercept
+            coefs.append(random_state.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype, copy=False))
+            intercepts.append(random_state.uniform(-bound, bound, fan_out).astype(dtype, copy=False))
+        theta = _as_fastbp(coefs, intercepts, self._slices)
         self._best_parameters = theta.astype(self._dtype)
         self._optimizer = None
         if self.solver in _STOCHASTIC_SOLVERS:
@@ -722,12 +731,8 @@ class _BaseMLP(BaseEstimator):
     def _sklearn_order(self):
         """int64 index k -> position in fastbp's parameter vector of scikit-learn's packed element k
         (every coefs_[i] raveled row-major, then every intercepts_[i])."""
-        coef_positions, intercept_positions = [], []
-        for (a, b, c), n_in, n_out in zip(self._slices, self._sizes[:-1], self._sizes[1:]):
-            # coefs_[i][j, k] is fastbp's W[k, j], at a + k * n_in + j.
-            coef_positions.append((a + np.arange(n_out)[None, :] * n_in + np.arange(n_in)[:, None]).ravel())
-            intercept_positions.append(np.arange(b, c))
-        return np.concatenate(coef_positions + intercept_positions)
+        coefs, intercepts = _as_sklearn(np.arange(self._slices[-1][2]), self._sizes, self._slices)
+        return np.concatenate([c.ravel() for c in coefs] + intercepts)
 
     def _loss_grad_lbfgs(self, packed_coef_inter, X, y, sample_weight=None, activations=None, deltas=None,
                          coef_grads=None, intercept_grads=None):
@@ -766,9 +771,9 @@ class _BaseMLP(BaseEstimator):
         theta[order] = packed
         loss, grad = self._lbfgs_objective(X, Y, sw)(theta)
         if coef_grads is not None and intercept_grads is not None:
-            for i, ((a, b, c), n_in, n_out) in enumerate(zip(self._slices, self._sizes[:-1], self._sizes[1:])):
-                coef_grads[i] = grad[a:b].reshape(n_out, n_in).T.copy()
-                intercept_grads[i] = grad[b:c].copy()
+            coefs, intercepts = _as_sklearn(grad, self._sizes, self._slices)
+            coef_grads[:len(coefs)] = [c.copy() for c in coefs]
+            intercept_grads[:len(intercepts)] = [b.copy() for b in intercepts]
         return loss, grad[order]
 
     def _check_loss(self):

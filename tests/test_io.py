@@ -212,15 +212,19 @@ def _rejects(path, *patterns, error=ValueError):
         assert re.search(pattern, message), message
 
 
+def _saved(path, optimizer, epochs):
+    """(path, net): a tiny network trained with ``optimizer`` and saved there with its training state."""
+    X, y = _data(20)
+    net = fastbp.Network([4, 5, 3], seed=0)
+    net.fit(X, y, epochs=epochs, optimizer=optimizer, learning_rate=0.01, batch_size=5)
+    net.save(path)
+    return path, net
+
+
 @pytest.fixture
 def trained(tmp_path):
     """A tiny Adam-trained network saved with its training state."""
-    X, y = _data(20)
-    net = fastbp.Network([4, 5, 3], seed=0)
-    net.fit(X, y, epochs=2, optimizer="adam", learning_rate=0.01, batch_size=5)
-    path = tmp_path / "trained.npz"
-    net.save(path)
-    return path
+    return _saved(tmp_path / "trained.npz", "adam", 2)[0]
 
 
 def _peak_bytes_of_load(path):
@@ -394,11 +398,7 @@ def test_optimizer_members_without_an_optimizer_are_refused(trained):
 
 
 def test_sgd_state_round_trips_and_is_checked(tmp_path):
-    X, y = _data(20)
-    net = fastbp.Network([4, 5, 3], seed=0)
-    net.fit(X, y, epochs=1, optimizer="nesterov", learning_rate=0.01, batch_size=5)
-    path = tmp_path / "m.npz"
-    net.save(path)
+    path, net = _saved(tmp_path / "m.npz", "nesterov", 1)
     loaded = fastbp.load(path)
     np.testing.assert_array_equal(loaded._optimizer_state.first, net._optimizer_state.first)
     assert loaded._optimizer_state.optimizer == net._optimizer_state.optimizer

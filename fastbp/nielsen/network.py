@@ -276,12 +276,7 @@ class _CoreBacked:
     def _assign(self, views, values, name):
         """Check every array against ``views()``'s shapes, then (views handed out left with their values,
         as his replaced arrays are) copy them in."""
-        targets = views()
-        values = list(values)
-        if len(values) != len(targets):
-            raise ValueError(f"{name} needs {len(targets)} arrays (one per layer after the input); "
-                             f"got {len(values)}")
-        checked = [_layer_values(v, t.shape, f"{name}[{l}]") for l, (v, t) in enumerate(zip(values, targets))]
+        checked = _Layers(views(), name).checked(values)
         self._detach_views()
         for target, v in zip(views(), checked):
             target[...] = v
