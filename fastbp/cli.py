@@ -207,10 +207,13 @@ def _infer(path):
     return _infer_format(path)
 
 
-def _class_indices(y_train, y_test, n_outputs=None):
+def _class_indices(y_train, y_test, n_outputs=None, all_labels=None):
     """Match integer class labels with output units, as ``Network.fit`` does.
 
-    Returns ``(y_train, y_test, n_outputs, classes)``. Non-negative integer
+    ``all_labels``: the sorted class labels of the whole dataset when y_train
+    and y_test hold only part of it (one rank's file with ``--shard``);
+    default the labels in y_train and y_test. Returns ``(y_train, y_test,
+    n_outputs, classes)``. Non-negative integer
     labels index the output units directly (label j is unit j), so a saved
     model's ``predict`` returns the data's own labels: labels 1..3 give 4
     outputs, unit 0 never a target. That needs ``n_outputs`` (the ``--sizes``
@@ -224,7 +227,7 @@ def _class_indices(y_train, y_test, n_outputs=None):
     if y_train.ndim != 1 or y_train.dtype.kind not in "iub":
         outputs = 1 if y_train.ndim == 1 else y_train.shape[1]
         return y_train, y_test, outputs if n_outputs is None else n_outputs, None
-    classes = np.unique(np.concatenate([y_train, y_test]))
+    classes = np.unique(np.concatenate([y_train, y_test])) if all_labels is None else all_labels
     top = int(classes[-1])
     if classes[0] >= 0 and (top < n_outputs if n_outputs is not None else top < 2 * len(classes)):
         return y_train, y_test, top + 1 if n_outputs is None else n_outputs, None
@@ -233,6 +236,21 @@ def _class_indices(y_train, y_test, n_outputs=None):
         return y_train, y_test, len(classes) if n_outputs is None else n_outputs, None
     y_train, y_test = np.searchsorted(classes, y_train), np.searchsorted(classes, y_test)
     return y_train, y_test, len(classes) if n_outputs is None else n_outputs, classes
+
+
+def _labels_of_all_ranks(comm, y_train, y_test):
+    """Collective: the sorted union of every rank's integer class labels (shape (K,)), or None
+    when every rank has real-valued targets. Raises ValueError on every rank when some ranks
+    have class labels and others real-valued targets."""
+    integral = y_train.ndim == 1 and y_train.dtype.kind in "iub"
+    mine = np.unique(np.concatenate([y_train, y_test])).astype(np.int64) if integral else None
+    gathered = comm.allgather(mine)
+    kinds = {labels is None for labels in gathered}
+    if len(kinds) > 1:
+        ranks = [rank for rank, labels in enumerate(gathered) if labels is None]
+        raise ValueError(f"--shard: the files of ranks {ranks} hold real-valued targets, the others integer "
+                         f"class labels; every rank's file must hold the same kind of target")
+    return None if kinds == {True} else np.unique(np.concatenate(gathered))
 
 
 def _describe(classes):
@@ -289,7 +307,11 @@ def train(args, out=None):
         raise ValueError("--shard needs --distributed")
     quiet = args.quiet or not rank0
     X_train, y_train, X_test, y_test, source = _load_dataset(args)
-    y_train, y_test, n_outputs, classes = _class_indices(y_train, y_test, args.sizes[-1] if args.sizes else None)
+    # With --shard each rank reads its own file, which may lack some classes: every rank maps
+    # labels to units by the classes of all the files, so all build the same network.
+    all_labels = _labels_of_all_ranks(comm, y_train, y_test) if args.shard else None
+    y_train, y_test, n_outputs, classes = _class_indices(y_train, y_test, args.sizes[-1] if args.sizes else None,
+                                                         all_labels)
     if classes is not None:
         outputs = [f"--{name}" for name in ("save", "checkpoint") if getattr(args, name) is not None]
         if outputs:

@@ -170,7 +170,11 @@ def test_distributed_training_on_file_shards(tmp_path):
     rng = np.random.default_rng(0)
     for rank in range(2):
         X = rng.normal(size=(150, 5))
-        np.savez(tmp_path / f"part-{rank}.npz", X=X, y=(X[:, 0] > 0).astype(int) + 2 * (X[:, 1] > 0))
+        y = (X[:, 0] > 0).astype(int) + 2 * (X[:, 1] > 0)
+        if rank == 1:
+            # Rank 1's file has no class 3: the ranks must still agree on 4 output units.
+            X, y = X[y != 3], y[y != 3]
+        np.savez(tmp_path / f"part-{rank}.npz", X=X, y=y)
     exe = shutil.which("fastbp")
     cmd = [exe] if exe else [sys.executable, "-m", "fastbp"]
     env = dict(os.environ, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1",
@@ -278,3 +282,26 @@ def test_subcommands_have_docstrings():
     from fastbp import cli
     for command in (cli.train, cli.gradcheck, cli.bench):
         assert command.__doc__ and len(command.__doc__.strip()) > 100, command.__name__
+
+
+class _FakeComm:
+    """allgather over pretend ranks whose contributions are given up front."""
+
+    def __init__(self, others):
+        self.others = others
+
+    def allgather(self, mine):
+        return [mine, *self.others]
+
+
+def test_shard_labels_are_the_union_over_ranks():
+    from fastbp.cli import _class_indices, _labels_of_all_ranks
+    y_train, y_test = np.array([10, 30, 30]), np.array([10])
+    union = _labels_of_all_ranks(_FakeComm([np.array([20, 40])]), y_train, y_test)
+    np.testing.assert_array_equal(union, [10, 20, 30, 40])
+    # Sparse labels are mapped by the union, so this rank's 30 is unit 2 as on the rank that has 20.
+    mapped_train, _, n_outputs, classes = _class_indices(y_train, y_test, None, union)
+    assert n_outputs == 4 and mapped_train.tolist() == [0, 2, 2]
+    assert _labels_of_all_ranks(_FakeComm([None]), np.array([0.5, 1.5]), np.array([0.5])) is None
+    with pytest.raises(ValueError, match=r"ranks \[1\] hold real-valued targets"):
+        _labels_of_all_ranks(_FakeComm([None]), y_train, y_test)
