@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from . import __version__
+from ._compile_clock import CompileClock
 from .datasets import FORMATS, load, load_mnist_idx, load_mnist_pkl, train_test_split
 from .kernels.codes import COST_OUTPUTS, COSTS, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .network import Network
@@ -151,17 +152,32 @@ class _Progress:
         self.quiet = quiet
         self.stream = stream
         self.bar = None
+        self.announced = False
         if not quiet and stream.isatty():
             from tqdm.auto import tqdm
             self.bar = tqdm(total=epochs, unit="epoch", file=stream, desc="train")
 
+    def compiling(self, name):
+        """Said once, when numba starts compiling a kernel: why the first epoch takes seconds."""
+        if self.quiet or self.announced:
+            return
+        self.announced = True
+        text = "compiling the kernels for this configuration (once: numba caches them for later runs)"
+        if self.bar is not None:
+            self.bar.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream, flush=True)
+
     def __call__(self, epoch, logs):
-        rate = self.n_samples / max(logs["time"], 1e-12)
+        compiling = logs.get("compile_time", 0.0)     # distributed.fit's records have no such field
+        rate = self.n_samples / max(logs["time"] - compiling, 1e-12)
         fields = [f"cost {logs['cost']:.4f}"]
         for key in ("accuracy", "val_cost", "val_accuracy"):
             if key in logs:
                 fields.append(f"{key.replace('_', ' ')} {logs[key]:.4f}")
         fields.append(f"{rate:,.0f} samples/s")
+        if compiling >= 0.05:
+            fields.append(f"+{compiling:.1f} s {'compiling' if self.announced else 'loading'} kernels")
         if self.bar is not None:
             self.bar.set_postfix_str(", ".join(fields))
             self.bar.update(1)
@@ -349,6 +365,7 @@ def train(args, out=None):
         print(f"fastbp {__version__}: {net} on {source}, {len(X_train)} training / {len(X_test)} held out{ranks}",
               file=out, flush=True)
     progress = _Progress(args.epochs, len(X_train), quiet, out)
+    clock = CompileClock(started=progress.compiling)
     options = dict(epochs=args.epochs, batch_size=args.batch_size, learning_rate=learning_rate, l2=args.l2,
                    l1=args.l1, dropout=args.dropout, optimizer=_optimizer(args), schedule=args.schedule,
                    validation_fraction=validation_fraction, early_stopping=early,
@@ -357,7 +374,7 @@ def train(args, out=None):
                    callbacks=[progress], checkpoint=args.checkpoint, threads=args.threads)
     started = time.perf_counter()
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, clock:
             warnings.simplefilter("always", RuntimeWarning)
             if comm is not None:
                 history = distributed.fit(net, X_train, y_train, comm=comm, shard=args.shard, **options)
@@ -384,12 +401,14 @@ def train(args, out=None):
     else:
         scores = net.evaluate(X_test, y_test, l2=args.l2)
     train_time = sum(history["time"]) if len(history) else 0.0
-    rate = len(X_train) * len(history) / max(train_time, 1e-12)
+    rate = len(X_train) * len(history) / max(train_time - clock.seconds, 1e-12)
+    compiling = (f" ({clock.seconds:.2f} s of it {'compiling' if progress.announced else 'loading'} kernels)"
+                 if clock.seconds >= 0.05 else "")
     accuracy = "n/a" if scores["accuracy"] is None else f"{scores['accuracy']:.4f}"
     note = " (interrupted)" if history.interrupted else ""
     if rank0:
         print(f"held-out accuracy {accuracy}, cost {scores['cost']:.4f}, {len(history)} epochs{note}, "
-              f"{wall:.2f} s wall, {rate:,.0f} samples/s", file=out, flush=True)
+              f"{wall:.2f} s wall{compiling}, {rate:,.0f} samples/s", file=out, flush=True)
         if args.save is not None and not args.quiet:
             print(f"saved the model to {args.save}", file=out)
     return 130 if history.interrupted else 0

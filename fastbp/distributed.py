@@ -68,6 +68,7 @@ from numba import njit
 
 from . import _validation as v
 from . import kernels as K
+from ._compile_clock import CompileClock
 from ._config import JIT
 from .errors import NumericalError
 from .history import History
@@ -324,7 +325,7 @@ def fit(net, X, y, comm=None, epochs=30, batch_size=10, learning_rate=3.0, l2=0.
                   sample_weight, validation_data, validation_fraction, evaluate_training, early_stopping, shuffle,
                   shard, callbacks, verbose, checkpoint, checkpoint_every, threads)
         from threadpoolctl import threadpool_limits
-        with threadpool_limits(limits=run.blas_threads, user_api="blas"):
+        with threadpool_limits(limits=run.blas_threads, user_api="blas"), run.compile_clock:
             return run.train()
 
 
@@ -339,6 +340,7 @@ class _Run:
         self.net = net
         self.interrupt = interrupt
         self.history = History()
+        self.compile_clock = CompileClock()        # rank 0's seconds are recorded, as "time" is
 
     # ------------------------------------------------------------------ setup
     def setup(self, X, y, epochs, batch_size, learning_rate, l2, l1, dropout, optimizer, schedule,
@@ -503,6 +505,7 @@ class _Run:
             if lr is None:
                 break
             started = time.perf_counter()
+            compiled = self.compile_clock.seconds
             comm_time = 0.0
             saved_theta = net._theta.copy()
             saved_state = state.snapshot()
@@ -560,9 +563,10 @@ class _Run:
             record = {"epoch": epoch, "cost": cost}
             if labels.shape[0]:
                 record["accuracy"] = correct / self.n
-            elapsed, rank0_comm_time = self._evaluations(record, epoch, started, comm_time)
+            elapsed, rank0_comm_time, compile_time = self._evaluations(record, epoch, started, comm_time,
+                                                                       self.compile_clock.seconds - compiled)
             record["learning_rate"] = lr
-            record["time"], record["comm_time"] = elapsed, rank0_comm_time
+            record["time"], record["comm_time"], record["compile_time"] = elapsed, rank0_comm_time, compile_time
             # the same decision on every rank: the records agree
             patience_ran_out = tracker.update(record, net._theta, epoch)
             if self._end_of_epoch(record, epoch, state, run_callbacks=not patience_ran_out) or patience_ran_out:
@@ -579,15 +583,16 @@ class _Run:
         return self.history
 
     # ---------------------------------------------------------- epoch's end
-    def _evaluations(self, record, epoch, started, comm_time):
+    def _evaluations(self, record, epoch, started, comm_time, compile_time):
         """train_cost/accuracy and val_cost/accuracy from sums reduced over ranks,
-        with rank 0's timings, so that every rank records the same numbers."""
+        with rank 0's timings, so that every rank records the same numbers.
+        Returns rank 0's (epoch seconds, all-reduce seconds, compiling seconds)."""
         parts = []
         if self.evaluate_training:
             parts.append(("train", self.data))
         if self.validation is not None:
             parts.append(("val", self.validation))
-        sums = np.zeros(4 * len(parts) + 3)
+        sums = np.zeros(4 * len(parts) + 4)
         error = None
         try:
             for i, (_, data) in enumerate(parts):
@@ -597,11 +602,11 @@ class _Run:
                 sums[4 * i:4 * i + 4] = _sums(self.net, data, lo, hi)
         except Exception as caught:  # carried to every rank
             error = caught
-            sums[-3] = 1.0
+            sums[-4] = 1.0
         if self.rank == 0:
-            sums[-2], sums[-1] = time.perf_counter() - started, comm_time
+            sums[-3], sums[-2], sums[-1] = time.perf_counter() - started, comm_time, compile_time
         self.comm.Allreduce(self.MPI.IN_PLACE, sums, op=self.MPI.SUM)
-        if sums[-3]:
+        if sums[-4]:
             _agree(self.comm, error, f"evaluating epoch {epoch}")
         for i, (prefix, data) in enumerate(parts):
             weighted_cost, total_weight, correct, count = sums[4 * i:4 * i + 4].tolist()
@@ -611,7 +616,7 @@ class _Run:
             if not math.isfinite(record[f"{prefix}_cost"]):
                 raise NumericalError(f"the network's {prefix} cost overflowed to NaN or infinity after epoch "
                                      f"{epoch}; scale X to a moderate range such as [0, 1]")
-        return float(sums[-2]), float(sums[-1])
+        return float(sums[-3]), float(sums[-2]), float(sums[-1])
 
     def _end_of_epoch(self, record, epoch, state, run_callbacks):
         """Record; checkpoint (rank 0) and callbacks (every rank); then one status

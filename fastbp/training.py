@@ -18,6 +18,7 @@ from . import _validation as v
 from . import kernels as K
 from . import optimizers as optim
 from . import schedules as sched
+from ._compile_clock import CompileClock
 from ._dispatch import default_blas_threads
 from .datasets import train_test_split
 from .errors import NumericalError
@@ -212,11 +213,14 @@ class Trainer:
         # (as on divergence) and _run reports it as bad input.
         self.x_checked = x_checked
         self.history = History()
+        # Seconds spent compiling kernels or loading them from numba's cache (first use only),
+        # recorded per epoch as "compile_time".
+        self.compile_clock = CompileClock()
         self._check_monitors()
 
     def _recorded_metrics(self):
         """The scalar metrics every epoch's record of this fit will hold."""
-        keys = {"epoch", "cost", "time"} | (set() if self.optimizer.full_batch else {"learning_rate"})
+        keys = {"epoch", "cost", "time", "compile_time"} | (set() if self.optimizer.full_batch else {"learning_rate"})
         if self.labels.shape[0]:
             keys.add("accuracy")
         if self.evaluate_training:
@@ -293,10 +297,11 @@ class Trainer:
         try:
             if self.parallel and self.threads is not None:
                 numba.set_num_threads(self.threads)
-            if blas_threads is None:
-                return self._run()
-            with threadpool_limits(limits=blas_threads, user_api="blas"):
-                return self._run()
+            with self.compile_clock:
+                if blas_threads is None:
+                    return self._run()
+                with threadpool_limits(limits=blas_threads, user_api="blas"):
+                    return self._run()
         finally:
             numba.set_num_threads(previous)
 
@@ -354,6 +359,8 @@ class Trainer:
         diag_rows = self._diagnostic_rows() if self.diagnostics else None
         tracker = BestTracker(self.early_stopping)
         bar = tqdm(total=self.epochs, desc="fit", unit="epoch", disable=not self.verbose, leave=False)
+        if self.verbose:
+            self.compile_clock.started = lambda name: bar.set_description_str("fit (compiling kernels, first use)")
         try:
             for _ in range(self.epochs):
                 epoch = len(net._records) + 1
@@ -366,6 +373,7 @@ class Trainer:
                                      f"rate must be a finite number > 0 (or None to stop training)")
                 hyper[codes.H_LR] = lr
                 started = time.perf_counter()
+                compiled = self.compile_clock.seconds
                 saved_theta = net._theta.copy()
                 saved_state = state.snapshot()
                 order = net._rng.permutation(self.n) if self.shuffle else np.arange(self.n, dtype=np.int64)
@@ -402,8 +410,10 @@ class Trainer:
                     raise
                 record["learning_rate"] = lr
                 record["time"] = time.perf_counter() - started
+                record["compile_time"] = self.compile_clock.seconds - compiled
                 self.history.append(record)
                 net._records.append(dict(record))
+                bar.set_description_str("fit", refresh=False)
                 bar.update(1)
                 bar.set_postfix(cost=f"{record['cost']:.4g}")
                 if self.checkpoint is not None and epoch % self.checkpoint_every == 0:
@@ -463,6 +473,7 @@ class Trainer:
         dt = net.dtype
         tracker = BestTracker(self.early_stopping)
         started = [time.perf_counter()]
+        compiled = [0.0]
 
         def fun(theta64):
             net._theta[...] = theta64.astype(dt)
@@ -478,7 +489,8 @@ class Trainer:
                 record["accuracy"] = net._evaluate(self.X, self.Y, self.labels, self.sw, 0.0, 0.0)["accuracy"]
             self._evaluations(record, None)
             record["time"] = time.perf_counter() - started[0]
-            started[0] = time.perf_counter()
+            record["compile_time"] = self.compile_clock.seconds - compiled[0]
+            started[0], compiled[0] = time.perf_counter(), self.compile_clock.seconds
             self.history.append(record)
             net._records.append(dict(record))
             stop = any([f(epoch, dict(record)) for f in self.callbacks])

@@ -305,3 +305,27 @@ def test_shard_labels_are_the_union_over_ranks():
     assert _labels_of_all_ranks(_FakeComm([None]), np.array([0.5, 1.5]), np.array([0.5])) is None
     with pytest.raises(ValueError, match=r"ranks \[1\] hold real-valued targets"):
         _labels_of_all_ranks(_FakeComm([None]), y_train, y_test)
+
+
+def test_train_says_when_the_first_epoch_is_compiling(monkeypatch, capsys):
+    """A kernel compiled during training is announced once, and its seconds are shown apart
+    from the training throughput (per epoch and in the summary)."""
+    from fastbp import kernels
+
+    from conftest import fresh_fastbp_compile
+    compile_one, real, calls = fresh_fastbp_compile(), kernels.train_epoch, []
+
+    def compiling_kernel(*args):
+        if not calls:
+            compile_one()
+        calls.append(1)
+        return real(*args)
+    assert main(["train", "--epochs", "2", "--sizes", "64,10,10"]) == 0       # kernels ready
+    capsys.readouterr()
+    monkeypatch.setattr(kernels, "train_epoch", compiling_kernel)
+    assert main(["train", "--epochs", "2", "--sizes", "64,10,10"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert sum("compiling the kernels" in line for line in lines) == 1
+    epochs = [line for line in lines if line.startswith("epoch ")]
+    assert "s compiling kernels" in epochs[0] and "compiling" not in epochs[1]
+    assert "s of it compiling kernels)" in lines[-1]

@@ -282,6 +282,7 @@ def test_two_ranks_equal_one_process(two_ranks, name):
         elif key.endswith("cost"):
             np.testing.assert_allclose([r[key] for r in history], expected[key], rtol=10 * tolerance, err_msg=key)
     assert all(r["comm_time"] >= 0 for r in history)
+    assert all(0 <= r["compile_time"] <= r["time"] for r in history)       # rank 0's, like "time"
 
 
 def test_shards_follow_the_documented_order(two_ranks):

@@ -151,7 +151,8 @@ def test_history_records_costs_and_accuracies(digits):
     X, y, Xt, yt = digits
     net = fastbp.Network([64, 20, 10], seed=0)
     h = net.fit(X, y, epochs=4, batch_size=10, learning_rate=3.0, validation_data=(Xt, yt))
-    assert h.keys() == ["epoch", "cost", "accuracy", "val_cost", "val_accuracy", "learning_rate", "time"]
+    assert h.keys() == ["epoch", "cost", "accuracy", "val_cost", "val_accuracy", "learning_rate", "time",
+                      "compile_time"]
     assert h["cost"][-1] < h["cost"][0]
     assert h["val_accuracy"][-1] == pytest.approx(net.evaluate(Xt, yt)["accuracy"])
     assert h["val_cost"][-1] == pytest.approx(net.cost(Xt, yt))

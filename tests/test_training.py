@@ -276,7 +276,7 @@ def test_monitoring_records_what_was_asked(digits):
     h = net.fit(X[:300], y[:300], epochs=2, learning_rate=1.0, l2=0.5, evaluate_training=True,
                 validation_data=(Xt[:100], yt[:100]))
     assert set(h.keys()) == {"epoch", "cost", "accuracy", "train_cost", "train_accuracy", "val_cost",
-                             "val_accuracy", "learning_rate", "time"}
+                             "val_accuracy", "learning_rate", "time", "compile_time"}
     assert h["train_cost"][-1] == pytest.approx(net.cost(X[:300], y[:300], l2=0.5))
     assert h["train_accuracy"][-1] == pytest.approx(net.evaluate(X[:300], y[:300])["accuracy"])
     # validation cost carries the training objective's penalty, λ/2n with the training n
@@ -407,3 +407,46 @@ def test_a_penalty_that_overflows_is_divergence_not_an_infinite_cost():
         net.fit(X, y, epochs=2, l2=2.760403064104417e154)
     np.testing.assert_array_equal(net.parameters, before)
     assert len(net.history) == 0
+
+
+def test_compile_time_is_what_the_epoch_spent_compiling(monkeypatch):
+    """record["compile_time"]: seconds of the epoch's "time" spent compiling or loading kernels;
+    a kernel compiled in the first epoch is not compiled again in the second."""
+    from fastbp import kernels
+
+    from conftest import fresh_fastbp_compile
+    compile_one, real = fresh_fastbp_compile(), kernels.train_epoch
+    calls = []
+
+    def compiling_kernel(*args):
+        if not calls:
+            compile_one()           # stands for a kernel specialisation met for the first time
+        calls.append(1)
+        return real(*args)
+    X, y = _problem(8)
+    net = fastbp.Network([5, 6, 3], seed=0)
+    net.fit(X, y, epochs=1)         # this test's own kernels are ready before the clock runs
+    monkeypatch.setattr(kernels, "train_epoch", compiling_kernel)
+    h = net.fit(X, y, epochs=2)
+    assert h["compile_time"][0] > 0 and h["compile_time"][1] == 0.0
+    assert all(0.0 <= c <= t for c, t in zip(h["compile_time"], h["time"]))
+
+
+def test_compile_clock_names_only_the_package_s_compilations_and_counts_this_thread():
+    import threading
+
+    from numba import njit
+
+    from fastbp._compile_clock import CompileClock
+
+    from conftest import fresh_fastbp_compile
+    named = []
+    with CompileClock(started=named.append) as clock:
+        fresh_fastbp_compile()()
+        njit(lambda x: x * 2.0)(1.0)                   # not fastbp's: timed, not named
+    assert named == ["probe"] and clock.seconds > 0
+    with CompileClock() as other:
+        worker = threading.Thread(target=fresh_fastbp_compile())
+        worker.start()
+        worker.join()
+    assert other.seconds == 0.0
