@@ -120,7 +120,8 @@ def test_bad_y_is_rejected_before_training(net, data, make_y, error, match):
     (dict(validation_fraction=0.01), ValueError, "leaves an empty training or validation part"),
     # monitors are checked against what the fit records before the first epoch
     (dict(early_stopping=fastbp.EarlyStopping(monitor="val_acc"), validation_fraction=0.3), ValueError,
-     r"early stopping on 'val_acc' is not a metric fastbp records; this fit records \['accuracy', 'cost'"),
+     r"early stopping on 'val_acc' is not a metric fastbp records; this fit records \['accuracy', "
+     r"'compile_time', 'cost'"),
     (dict(early_stopping=fastbp.EarlyStopping(monitor="train_cost")), ValueError,
      "early stopping on 'train_cost' needs evaluate_training=True"),
     (dict(schedule="halving"), ValueError, "schedule Halving on 'val_accuracy' needs validation_data or "
