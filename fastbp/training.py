@@ -473,7 +473,7 @@ class Trainer:
         dt = net.dtype
         tracker = BestTracker(self.early_stopping)
         started = [time.perf_counter()]
-        compiled = [0.0]
+        compiled = [self.compile_clock.seconds]
 
         def fun(theta64):
             net._theta[...] = theta64.astype(dt)
