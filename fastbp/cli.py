@@ -422,24 +422,6 @@ def _pairings(args):
             for cost, outputs in COST_OUTPUTS.items() for output in outputs]
 
 
-def _check_float32(sizes, hidden, output, cost, args, tolerance):
-    """``gradcheck.gradcheck`` for a float32 network: the same random float64
-    network and data, rounded to float32; the compiled float32 gradient is
-    compared with float64 finite differences and the float64 reference."""
-    from .gradcheck import _random_problem, _well_posed, check_gradient
-    if args.samples < 1:
-        raise ValueError(f"n_samples must be at least 1; got {args.samples}")
-    rng = np.random.default_rng(args.seed)
-    for _ in range(100):
-        net64, X, y = _random_problem(rng, sizes, hidden, output, cost, args.samples)
-        if _well_posed(net64, X, 0.0):
-            break
-    net = Network(net64.sizes, hidden_activation=hidden, output_activation=output, cost=cost,
-                  dtype=np.float32, init="zeros", leaky_slope=net64.leaky_slope)
-    net.parameters = net64.parameters.astype(np.float32)
-    return check_gradient(net, X, y, l2=args.l2, seed=args.seed, tolerance=tolerance)
-
-
 def gradcheck(args, out=None):
     """``fastbp gradcheck``: check the compiled gradient of small random networks.
 
@@ -462,11 +444,8 @@ def gradcheck(args, out=None):
         tolerance = FLOAT32_TOLERANCE if args.dtype == "float32" else 1e-6
     failed = 0
     for hidden, output, cost in _pairings(args):
-        if args.dtype == "float32":
-            result = _check_float32(sizes, hidden, output, cost, args, tolerance)
-        else:
-            result = check(sizes, hidden_activation=hidden, output_activation=output, cost=cost,
-                           n_samples=args.samples, seed=args.seed, l2=args.l2, tolerance=tolerance)
+        result = check(sizes, hidden_activation=hidden, output_activation=output, cost=cost,
+                       n_samples=args.samples, seed=args.seed, l2=args.l2, tolerance=tolerance, dtype=args.dtype)
         ok = result.passed(tolerance)
         failed += not ok
         print(f"{hidden} hidden, {output} output, {cost}: {'ok' if ok else 'FAILED'}", file=out)

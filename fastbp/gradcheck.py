@@ -76,6 +76,16 @@ FD_FLOOR = 2e7
 KINK_MARGIN = 1e-4
 
 
+def _as_dtype(net, dtype):
+    """An equivalent ``Network`` of ``dtype``: same sizes, activations, cost, leaky slope and
+    parameter values (converted), independent of ``net``."""
+    copy = Network(net.sizes, hidden_activation=net.hidden_activation,
+                   output_activation=net.output_activation, cost=net.cost_name, dtype=dtype,
+                   init="zeros", leaky_slope=net.leaky_slope)
+    copy.parameters = np.asarray(net.parameters, dtype=dtype)
+    return copy
+
+
 def as_float64(net):
     """An equivalent float64 ``Network``: same sizes, activations, cost, leaky
     slope and parameter values (converted to float64), independent of ``net``.
@@ -83,11 +93,7 @@ def as_float64(net):
     Use it to gradient-check a float32 network to float64 precision:
     ``check_gradient(as_float64(net), X, y)``.
     """
-    copy = Network(net.sizes, hidden_activation=net.hidden_activation,
-                   output_activation=net.output_activation, cost=net.cost_name, dtype=np.float64,
-                   init="zeros", leaky_slope=net.leaky_slope)
-    copy.parameters = np.asarray(net.parameters, dtype=np.float64)
-    return copy
+    return _as_dtype(net, np.float64)
 
 
 @dataclass
@@ -350,8 +356,8 @@ def _well_posed(net, X, l1):
 
 
 def gradcheck(sizes, hidden_activation="sigmoid", output_activation="sigmoid", cost="quadratic", n_samples=8,
-              seed=0, l2=0.0, tolerance=1e-6, l1=0.0, eps=1e-6, max_parameters=None):
-    """Gradient-check a random float64 network of the given shape and pairing.
+              seed=0, l2=0.0, tolerance=1e-6, l1=0.0, eps=1e-6, max_parameters=None, dtype=np.float64):
+    """Gradient-check a random network of the given shape, pairing and ``dtype``.
 
     Draws a network (``init="nielsen"``: W ~ N(0, 1/n_in), b ~ N(0, 1)) and
     ``n_samples`` standard normal inputs from ``seed``, with targets valid
@@ -364,6 +370,9 @@ def gradcheck(sizes, hidden_activation="sigmoid", output_activation="sigmoid", c
     differences would be wrong, or a ReLU layer is dead on every sample (all
     gradients below it exactly zero), network and data are drawn again (up
     to 100 times), so the check is about the gradient, not about the kink.
+    With ``dtype=np.float32`` the float64 network drawn is rounded to float32
+    and its compiled float32 gradient is checked (against float64 finite
+    differences and reference, so the errors include float32 rounding).
 
     ``fastbp gradcheck`` calls this and exits non-zero when
     ``not result.passed(tolerance)``.
@@ -376,5 +385,7 @@ def gradcheck(sizes, hidden_activation="sigmoid", output_activation="sigmoid", c
         net, X, y = _random_problem(rng, sizes, hidden_activation, output_activation, cost, n_samples)
         if _well_posed(net, X, l1):
             break
+    if np.dtype(dtype) != np.float64:
+        net = _as_dtype(net, dtype)
     return check_gradient(net, X, y, l2=l2, l1=l1, eps=eps, max_parameters=max_parameters, seed=seed,
                           tolerance=tolerance)
