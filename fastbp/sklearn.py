@@ -153,16 +153,28 @@ class _ParameterList(list):
         super().__init__(views)
         self._name = name
 
+    def _checked(self, i, value):
+        view = list.__getitem__(self, i)
+        new = np.asarray(value)
+        if new.shape != view.shape:
+            raise ValueError(f"{self._name}[{i}] must have shape {view.shape}; got {new.shape}")
+        return new
+
     def __setitem__(self, index, value):
         if isinstance(index, slice):
             raise TypeError(f"{self._name} items are replaced one at a time; assign the whole list to "
                             f"{self._name} to replace several")
         i = range(len(self))[index]
-        view = list.__getitem__(self, i)
-        new = np.asarray(value)
-        if new.shape != view.shape:
-            raise ValueError(f"{self._name}[{i}] must have shape {view.shape}; got {new.shape}")
-        view[...] = new
+        list.__getitem__(self, i)[...] = self._checked(i, value)
+
+    def assign(self, values):
+        """Copy one array per layer into the network, every shape checked first."""
+        values = list(values)
+        if len(values) != len(self):
+            raise ValueError(f"{self._name} needs {len(self)} arrays; got {len(values)}")
+        checked = [self._checked(i, value) for i, value in enumerate(values)]
+        for view, new in zip(list(self), checked):
+            view[...] = new
 
 
 #: Network attributes holding training state (generator, optimizer moments, epoch records) that a
@@ -371,19 +383,7 @@ class _BaseMLP(BaseEstimator):
         if self.__dict__.get("_network") is None:
             self.__dict__.setdefault("_assigned", {})[name] = list(values)
         else:
-            self._assign(name, getattr(self, name), values)
-
-    @staticmethod
-    def _assign(name, current, values):
-        values = list(values)
-        if len(values) != len(current):
-            raise ValueError(f"{name} needs {len(current)} arrays; got {len(values)}")
-        arrays = [np.asarray(v) for v in values]
-        for i, (old, new) in enumerate(zip(current, arrays)):
-            if new.shape != old.shape:
-                raise ValueError(f"{name}[{i}] must have shape {old.shape}; got {new.shape}")
-        for old, new in zip(current, arrays):
-            old[...] = new
+            getattr(self, name).assign(values)
 
     def _has_parameters(self):
         """A network, or both ``coefs_`` and ``intercepts_`` assigned before any fit."""
