@@ -223,6 +223,11 @@ def _infer(path):
     return _infer_format(path)
 
 
+def _has_class_labels(y):
+    """True when y holds integer class labels (1-D, integral dtype) rather than real targets."""
+    return y.ndim == 1 and y.dtype.kind in "iub"
+
+
 def _class_indices(y_train, y_test, n_outputs=None, all_labels=None):
     """Match integer class labels with output units, as ``Network.fit`` does.
 
@@ -240,7 +245,7 @@ def _class_indices(y_train, y_test, n_outputs=None, all_labels=None):
     (K,)) holds the labels, ``classes[i]`` being unit i's; it is None when
     no mapping was needed. Real-valued targets pass through.
     """
-    if y_train.ndim != 1 or y_train.dtype.kind not in "iub":
+    if not _has_class_labels(y_train):
         outputs = 1 if y_train.ndim == 1 else y_train.shape[1]
         return y_train, y_test, outputs if n_outputs is None else n_outputs, None
     classes = np.unique(np.concatenate([y_train, y_test])) if all_labels is None else all_labels
@@ -258,8 +263,7 @@ def _labels_of_all_ranks(comm, y_train, y_test):
     """Collective: the sorted union of every rank's integer class labels (shape (K,)), or None
     when every rank has real-valued targets. Raises ValueError on every rank when some ranks
     have class labels and others real-valued targets."""
-    integral = y_train.ndim == 1 and y_train.dtype.kind in "iub"
-    mine = np.unique(np.concatenate([y_train, y_test])).astype(np.int64) if integral else None
+    mine = np.unique(np.concatenate([y_train, y_test])).astype(np.int64) if _has_class_labels(y_train) else None
     gathered = comm.allgather(mine)
     kinds = {labels is None for labels in gathered}
     if len(kinds) > 1:
