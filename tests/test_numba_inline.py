@@ -1,0 +1,103 @@
+"""fastbp's faster numba-IR inliner (fastbp/_numba_inline.py) against numba's own.
+
+Small kernels with nested ``inline="always"`` callees are compiled twice from
+the same source, once through each inliner, and must compute bit-identical
+results; the fast path must run numba's untyped pipeline once per callee
+where numba runs it once per call site. Every other test of the suite
+compiles fastbp's real kernels through the fast path and checks them against
+the numpy reference.
+"""
+
+import numpy as np
+import pytest
+from numba.core import inline_closurecall
+
+from fastbp import _numba_inline
+
+# A leaf with a branch, a composite calling it twice (nested inlining), and a
+# kernel inlining both at several sites, with a loop between.
+SOURCE = '''
+from numba import njit
+
+@njit(inline="always")
+def scale(x, a):
+    if a > 0.0:
+        return x * a
+    return x - a
+
+@njit(inline="always")
+def twice(x, a):
+    y = scale(x, a)
+    return scale(y, a + 1.0)
+
+@njit
+def kernel(v, a):
+    out = np.empty_like(v)
+    for i in range(v.shape[0]):
+        out[i] = twice(v[i], a) + scale(v[i], -a)
+    return out + twice(a, a)
+'''
+
+
+def _compile(module):
+    namespace = {"__name__": module, "np": np}
+    exec(SOURCE, namespace)
+    return namespace["kernel"]
+
+
+@pytest.fixture
+def untyped_runs(monkeypatch):
+    """Counts of numba's untyped pipeline runs on inlined callees, by name."""
+    counts = {}
+    stock = inline_closurecall.InlineWorker.run_untyped_passes
+
+    def counting(self, func, enable_ssa=False):
+        counts[func.__name__] = counts.get(func.__name__, 0) + 1
+        return stock(self, func, enable_ssa)
+    monkeypatch.setattr(inline_closurecall.InlineWorker, "run_untyped_passes", counting)
+    return counts
+
+
+def test_installed_exactly_when_numba_is_the_version_it_mirrors():
+    assert _numba_inline.installed() == _numba_inline.numba_matches()
+
+
+@pytest.mark.skipif(not _numba_inline.numba_matches(), reason="another numba: its own inliner runs")
+def test_fast_inlining_computes_what_numba_inlining_computes_and_runs_the_pipeline_once_per_callee(untyped_runs):
+    v = np.linspace(-3.0, 3.0, 7)
+    fast = _compile("fastbp._inline_probe_fast")
+    fast_out = [fast(v, a) for a in (0.5, -2.0)]
+    fast_runs = dict(untyped_runs)
+    untyped_runs.clear()
+    _numba_inline.uninstall()
+    try:
+        stock = _compile("fastbp._inline_probe_stock")
+        stock_out = [stock(v, a) for a in (0.5, -2.0)]
+    finally:
+        assert _numba_inline.install()
+    for got, expected in zip(fast_out, stock_out):
+        np.testing.assert_array_equal(got, expected)   # same IR, same machine code: bit for bit
+    expected = v * 0.5 * 1.5 + (v + 0.5) + 0.5 * 0.5 * 1.5
+    np.testing.assert_allclose(fast_out[0], expected, rtol=1e-15)   # float64, a few roundings
+    # numba: twice at 2 sites, scale at 1 site plus 2 inside each inlining of twice.
+    assert untyped_runs == {"twice": 2, "scale": 5}
+    assert fast_runs == {"twice": 1, "scale": 1}
+
+
+@pytest.mark.skipif(not _numba_inline.numba_matches(), reason="another numba: its own inliner runs")
+def test_other_packages_keep_numbas_inliner(untyped_runs):
+    kernel = _compile("not_fastbp_probe")
+    kernel(np.ones(3), 1.0)
+    assert untyped_runs == {"twice": 2, "scale": 5}
+
+
+def test_another_numba_is_left_alone(monkeypatch):
+    _numba_inline.uninstall()
+    try:
+        monkeypatch.setitem(_numba_inline.KNOWN_SOURCES, "inline_ir", "0" * 16)
+        assert not _numba_inline.numba_matches()
+        assert not _numba_inline.install()
+        assert inline_closurecall.InlineWorker.inline_function is _numba_inline._stock_inline_function
+    finally:
+        monkeypatch.undo()
+        assert _numba_inline.install() == _numba_inline.numba_matches()
