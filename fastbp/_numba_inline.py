@@ -17,11 +17,12 @@ repeats, and on a cold first fit that was a quarter of the compile:
 For callees defined in fastbp, ``install`` makes ``inline_function`` run the
 untyped pipeline once per callee and compile context and give every call
 site its own deep copy of that canonical IR, made with one memo (the scope is
-copied once), and no second copy. The inlined IR is the same as numba's;
-only the inlined variables' names can differ in their numbered suffixes. A
-cold first fit took 17.9 s against 21.6 s (float32, medians of three
-alternating fresh processes, README "Performance"), with bit-identical
-weights.
+copied once), and no second copy. The inlined IR is the same as numba's,
+up to the numbers in the inlined variables' names (each call site still gets
+a function identity of its own, as numba gives it). Cold first fits took
+18.3 s against 21.3 s (float32) and 18.8 s against 21.1 s (float64),
+medians of three alternating fresh processes, with bit-identical weights
+(``benchmarks/inliner.py``; README "Architecture").
 
 numba's inliner is private code, so this is installed only when numba's
 ``InlineWorker`` methods are exactly the ones it was written against (the
@@ -112,9 +113,13 @@ def _inline_function(self, caller_ir, block, i, function, arg_typs=None):
 
 def _copy_ir(the_ir):
     """A deep copy of the_ir's blocks (one memo: their shared scope is copied
-    once) in a shallow copy of the_ir."""
+    once) in a shallow copy of the_ir, under a fresh function identity."""
     kernel_copy = the_ir.copy()
     kernel_copy.blocks = copy.deepcopy(the_ir.blocks)
+    # The identity's unique name prefixes the inlined variables' names: a new
+    # one per call site, as numba's per-site pipeline run gives, so no two
+    # sites' variables look like versions of one variable to later passes.
+    kernel_copy.func_id = the_ir.func_id.derive()
     return kernel_copy
 
 

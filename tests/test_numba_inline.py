@@ -101,3 +101,32 @@ def test_another_numba_is_left_alone(monkeypatch):
     finally:
         monkeypatch.undo()
         assert _numba_inline.install() == _numba_inline.numba_matches()
+
+
+def test_each_call_site_gets_its_own_deep_copy_with_one_scope_and_identity():
+    from numba.core import ir
+    from numba.core.compiler import run_frontend
+
+    def callee(x, a):
+        if a > 0.0:
+            y = x * a
+        else:
+            y = x - a
+        return y + 1.0
+
+    canonical = run_frontend(callee)
+    first, second = _numba_inline._copy_ir(canonical), _numba_inline._copy_ir(canonical)
+
+    def variables(func_ir):
+        return [v for block in func_ir.blocks.values() for stmt in block.body for v in stmt.list_vars()]
+    assert len(canonical.blocks) > 1
+    for copy in (first, second):
+        assert copy.blocks.keys() == canonical.blocks.keys()
+        assert [str(b) for b in copy.blocks.values()] == [str(b) for b in canonical.blocks.values()]
+        scopes = {id(v.scope) for v in variables(copy)} | {id(b.scope) for b in copy.blocks.values()}
+        assert len(scopes) == 1                                  # one memo: the scope copied once
+        assert not scopes & {id(b.scope) for b in canonical.blocks.values()}
+        assert not {id(b) for b in copy.blocks.values()} & {id(b) for b in canonical.blocks.values()}
+        assert all(isinstance(v, ir.Var) for v in variables(copy))
+    assert len({canonical.func_id.unique_name, first.func_id.unique_name, second.func_id.unique_name}) == 3
+    assert first.func_id.func is callee
