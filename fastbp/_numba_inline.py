@@ -3,7 +3,7 @@
 fastbp's thin composite kernels are inlined into their callers at numba-IR
 level (``_config.JIT_INLINE``). numba's inliner (``InlineWorker`` in
 ``numba.core.inline_closurecall``) spends most of its time on work it
-repeats, and on a cold first fit that was a quarter of the compile:
+repeats: 3.0 s of a 22 s cold first fit (float32, timed per pass):
 
 - For every call site it reruns the whole untyped pipeline on the callee,
   whose own ``InlineInlinables`` pass reruns it on every nested callee: a
@@ -15,7 +15,7 @@ repeats, and on a cold first fit that was a quarter of the compile:
   discards it.
 
 For callees defined in fastbp, ``install`` makes ``inline_function`` run the
-untyped pipeline once per callee and compile context and give every call
+untyped pipeline once per callee in each compile and give every call
 site its own deep copy of that canonical IR, made with one memo (the scope is
 copied once), and no second copy. The inlined IR is the same as numba's,
 up to the numbers in the inlined variables' names (each call site still gets
@@ -25,10 +25,11 @@ medians of three alternating fresh processes, with bit-identical weights
 (``benchmarks/inliner.py``; README "Architecture").
 
 numba's inliner is private code, so this is installed only when numba's
-``InlineWorker`` methods are exactly the ones it was written against (the
-source hashes below, numba 0.68.1); any other numba runs unchanged, only
-slower to compile. Functions from other packages always take numba's own
-path.
+``InlineWorker`` methods, and the ``InlineInlinables`` step that calls
+them, are exactly the ones it was written against (the source hashes
+below, numba 0.68.1); any other numba runs unchanged, only slower to
+compile. Functions from other packages (or of no module) always take
+numba's own path.
 """
 
 import copy
@@ -37,25 +38,34 @@ import inspect
 
 from numba.core import inline_closurecall as _icc
 from numba.core import ir_utils
+from numba.core import untyped_passes as _untyped
 
 #: Module prefix of the callees this inliner handles.
 PACKAGE = "fastbp."
 
-#: sha256 of the source of the numba methods this module replaces or mirrors
-#: (numba 0.68.1). ``_inline_blocks`` is ``InlineWorker.inline_ir`` without
-#: the typemap path and the second copy.
+#: sha256 of the source of the numba methods this module replaces, mirrors or
+#: relies on (numba 0.68.1). ``_inline_blocks`` is ``InlineWorker.inline_ir``
+#: without the typemap path and the second copy, whose only use,
+#: ``InlineInlinables._do_work``, discards it.
 KNOWN_SOURCES = {
-    "inline_function": "1b53f183258e659d",
-    "inline_ir": "26fd2b7600c9d929",
-    "run_untyped_passes": "b6ca82e78918c615",
+    "InlineWorker.inline_function": "1b53f183258e659d",
+    "InlineWorker.inline_ir": "26fd2b7600c9d929",
+    "InlineWorker.run_untyped_passes": "b6ca82e78918c615",
+    "InlineInlinables._do_work": "5e0a1f246f0fcb5d",
 }
+_OWNERS = {"InlineWorker": _icc.InlineWorker, "InlineInlinables": getattr(_untyped, "InlineInlinables", None)}
 
 #: numba's methods as imported (before install() replaces inline_function).
-_STOCK = {name: getattr(_icc.InlineWorker, name, None) for name in KNOWN_SOURCES}
-_stock_inline_function = _STOCK["inline_function"]
+_STOCK = {name: getattr(_OWNERS[name.split(".")[0]], name.split(".")[1], None) for name in KNOWN_SOURCES}
+_stock_inline_function = _STOCK["InlineWorker.inline_function"]
 #: (callee, typing context, target context, flags, locals) -> canonical
-#: untyped IR, never mutated (every call site inlines a copy).
+#: untyped IR, never mutated (every call site inlines a copy). numba makes a
+#: target context per compile, and one compile does all its inlining before
+#: typing starts any nested compile, so entries live for one compile: the
+#: dict is emptied when another context arrives (it would otherwise keep
+#: every compile's IR and context: up to about 13 MB per compile).
 _canonical_ir = {}
+_context_of_entries = [None]
 
 
 def _source_hash(method):
@@ -89,13 +99,17 @@ def uninstall():
     if installed():
         _icc.InlineWorker.inline_function = _stock_inline_function
     _canonical_ir.clear()
+    _context_of_entries[0] = None
 
 
 def _inline_function(self, caller_ir, block, i, function, arg_typs=None):
     """``InlineWorker.inline_function``; fastbp's callees take the fast path."""
     if (arg_typs is not None or self._permit_update_type_and_call_maps
-            or not getattr(function, "__module__", "").startswith(PACKAGE)):
+            or not (getattr(function, "__module__", None) or "").startswith(PACKAGE)):
         return _stock_inline_function(self, caller_ir, block, i, function, arg_typs)
+    if self.targetctx is not _context_of_entries[0]:
+        _canonical_ir.clear()
+        _context_of_entries[0] = self.targetctx
     # numba's run_untyped_passes sets this on the caller's flags (its state
     # shares them), and the caller's later passes read it: keep doing so.
     self.flags.enable_ssa = False

@@ -39,10 +39,16 @@ def kernel(v, a):
 '''
 
 
-def _compile(module):
-    namespace = {"__name__": module, "np": np}
-    exec(SOURCE, namespace)
+def _compile(module, source=SOURCE):
+    namespace = {"np": np} if module is None else {"__name__": module, "np": np}
+    exec(source, namespace)
     return namespace["kernel"]
+
+
+# The same callees under a parallel caller: numba's parfor pipeline.
+PARALLEL_SOURCE = SOURCE.replace("@njit\ndef kernel", "@njit(parallel=True)\ndef kernel").replace(
+    "for i in range(v.shape[0])", "for i in prange(v.shape[0])").replace(
+    "from numba import njit", "from numba import njit, prange")
 
 
 @pytest.fixture
@@ -94,7 +100,7 @@ def test_other_packages_keep_numbas_inliner(untyped_runs):
 def test_another_numba_is_left_alone(monkeypatch):
     _numba_inline.uninstall()
     try:
-        monkeypatch.setitem(_numba_inline.KNOWN_SOURCES, "inline_ir", "0" * 16)
+        monkeypatch.setitem(_numba_inline.KNOWN_SOURCES, "InlineWorker.inline_ir", "0" * 16)
         assert not _numba_inline.numba_matches()
         assert not _numba_inline.install()
         assert inline_closurecall.InlineWorker.inline_function is _numba_inline._stock_inline_function
@@ -130,3 +136,38 @@ def test_each_call_site_gets_its_own_deep_copy_with_one_scope_and_identity():
         assert all(isinstance(v, ir.Var) for v in variables(copy))
     assert len({canonical.func_id.unique_name, first.func_id.unique_name, second.func_id.unique_name}) == 3
     assert first.func_id.func is callee
+
+
+@pytest.mark.skipif(not _numba_inline.numba_matches(), reason="another numba: its own inliner runs")
+def test_a_parallel_caller_computes_the_same_through_both_inliners():
+    assert "prange(" in PARALLEL_SOURCE and "parallel=True" in PARALLEL_SOURCE
+    v = np.linspace(-3.0, 3.0, 11)
+    fast = _compile("fastbp._inline_probe_parallel_fast", PARALLEL_SOURCE)(v, 0.5)
+    _numba_inline.uninstall()
+    try:
+        stock = _compile("fastbp._inline_probe_parallel_stock", PARALLEL_SOURCE)(v, 0.5)
+    finally:
+        assert _numba_inline.install()
+    np.testing.assert_array_equal(fast, stock)
+
+
+def test_functions_without_a_module_take_numbas_path(untyped_runs):
+    # exec without __name__ in the globals leaves __module__ None
+    kernel = _compile(None)
+    assert kernel.py_func.__module__ is None
+    # twice(1, 1) = 1 * 1 * 2, scale(1, -1) = 1 + 1, twice(1, 1) again: exact in float64
+    np.testing.assert_array_equal(kernel(np.ones(2), 1.0), np.full(2, 2.0 + 2.0 + 2.0))
+    assert untyped_runs == {"twice": 2, "scale": 5}
+
+
+@pytest.mark.skipif(not _numba_inline.numba_matches(), reason="another numba: its own inliner runs")
+def test_canonical_ir_is_kept_for_one_compile_only():
+    first = _compile("fastbp._inline_probe_first")
+    first(np.ones(2), 1.0)
+    entries_first = set(_numba_inline._canonical_ir)
+    second = _compile("fastbp._inline_probe_second")
+    second(np.ones(2), 1.0)
+    entries = set(_numba_inline._canonical_ir)
+    assert entries and not entries & entries_first
+    assert {key[0].__module__ for key in entries} == {"fastbp._inline_probe_second"}
+    assert len({id(key[2]) for key in entries}) == 1     # one target context: one compile
