@@ -8,6 +8,8 @@ compiles fastbp's real kernels through the fast path and checks them against
 the numpy reference.
 """
 
+import contextlib
+
 import numpy as np
 import pytest
 from numba.core import inline_closurecall
@@ -51,6 +53,16 @@ PARALLEL_SOURCE = SOURCE.replace("@njit\ndef kernel", "@njit(parallel=True)\ndef
     "from numba import njit", "from numba import njit, prange")
 
 
+@contextlib.contextmanager
+def numbas_own_inliner():
+    """numba's inliner for the block, fastbp's again after it."""
+    _numba_inline.uninstall()
+    try:
+        yield
+    finally:
+        assert _numba_inline.install()
+
+
 @pytest.fixture
 def untyped_runs(monkeypatch):
     """Counts of numba's untyped pipeline runs on inlined callees, by name."""
@@ -75,12 +87,9 @@ def test_fast_inlining_computes_what_numba_inlining_computes_and_runs_the_pipeli
     fast_out = [fast(v, a) for a in (0.5, -2.0)]
     fast_runs = dict(untyped_runs)
     untyped_runs.clear()
-    _numba_inline.uninstall()
-    try:
+    with numbas_own_inliner():
         stock = _compile("fastbp._inline_probe_stock")
         stock_out = [stock(v, a) for a in (0.5, -2.0)]
-    finally:
-        assert _numba_inline.install()
     for got, expected in zip(fast_out, stock_out):
         np.testing.assert_array_equal(got, expected)   # same IR, same machine code: bit for bit
     expected = v * 0.5 * 1.5 + (v + 0.5) + 0.5 * 0.5 * 1.5
@@ -143,11 +152,8 @@ def test_a_parallel_caller_computes_the_same_through_both_inliners():
     assert "prange(" in PARALLEL_SOURCE and "parallel=True" in PARALLEL_SOURCE
     v = np.linspace(-3.0, 3.0, 11)
     fast = _compile("fastbp._inline_probe_parallel_fast", PARALLEL_SOURCE)(v, 0.5)
-    _numba_inline.uninstall()
-    try:
+    with numbas_own_inliner():
         stock = _compile("fastbp._inline_probe_parallel_stock", PARALLEL_SOURCE)(v, 0.5)
-    finally:
-        assert _numba_inline.install()
     np.testing.assert_array_equal(fast, stock)
 
 
