@@ -173,6 +173,7 @@ def as_targets(y, n_samples, n_outputs, dtype, cost, name="y"):
         raise ValueError(f"{name} has {arr.shape[0]} rows but X has {n_samples} samples")
     if not all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinity")
+    shape = f"{arr.ndim}-D" if arr.ndim == 1 else f"a {arr.shape} column"
     if arr.ndim == 2 and arr.shape[1] == 1 and n_outputs > 1:
         arr = arr[:, 0]
     no_labels = np.empty(0, dtype=np.int64)
@@ -184,7 +185,7 @@ def as_targets(y, n_samples, n_outputs, dtype, cost, name="y"):
             binary = bool(np.all((arr == 0) | (arr == 1)))
             return Y, (arr.astype(np.int64) if binary else no_labels)
         if not _integral(arr):
-            raise ValueError(f"{name} is 1-D, so it must hold integer class labels 0..{n_outputs - 1}; "
+            raise ValueError(f"{name} is {shape}, so it must hold integer class labels 0..{n_outputs - 1}; "
                              f"got non-integer values such as {arr[np.floor(arr) != arr][0]!r}. "
                              f"Give a 2-D (n_samples, {n_outputs}) array for real-valued targets")
         labels = arr.astype(np.int64)
@@ -254,6 +255,8 @@ def check_writable_path(name, path):
         path = os.fspath(path)
     except TypeError:
         raise TypeError(f"{name} must be a file path; got {path!r}") from None
+    if not path:
+        raise ValueError(f"{name} must be a file path; got an empty one")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise ValueError(f"{name}: the directory {directory!r} does not exist")

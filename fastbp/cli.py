@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from . import __version__
+from . import _validation as v
 from ._compile_clock import CompileClock
 from .datasets import FORMATS, load, load_mnist_idx, load_mnist_pkl, train_test_split
 from .kernels.codes import COST_OUTPUTS, COSTS, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
@@ -69,7 +70,7 @@ def _add_network_options(parser, sizes_help):
                         help="default: softmax for the log_likelihood cost, sigmoid otherwise")
     parser.add_argument("--cost", choices=tuple(COSTS), default="quadratic")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float64")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=_number(int, 0), default=0)
 
 
 def _parser():
@@ -80,7 +81,7 @@ def _parser():
     train = commands.add_parser(
         "train", help="train a network and report held-out accuracy",
         description="Train a network by backpropagation. With no options: [64, 30, 10] on the built-in "
-                    "8x8 digits, 25%% held out.")
+                    "8x8 digits, 25% held out.")
     train.add_argument("--data", default=None,
                        help="dataset path: an MNIST IDX folder, mnist.pkl.gz, .npz (X, y) or .csv "
                             "(default: the built-in digits)")
@@ -88,8 +89,8 @@ def _parser():
     train.add_argument("--label-column", default="-1", help="CSV label column: a name or an index (default -1)")
     _add_network_options(train, "layer sizes, inputs first, e.g. 64,30,10 "
                                 "(default: features,30,largest class label + 1)")
-    train.add_argument("--epochs", type=int, default=30)
-    train.add_argument("--batch-size", type=int, default=10)
+    train.add_argument("--epochs", type=_number(int, 0), default=30)
+    train.add_argument("--batch-size", type=_COUNT, default=10)
     train.add_argument("--learning-rate", "--eta", type=_POSITIVE, default=None,
                        help="default: 3.0 for sgd, 0.001 for adam, 0.1 otherwise")
     train.add_argument("--optimizer", choices=("sgd", "momentum", "nesterov", "adam", "lbfgs", "cg"),
@@ -102,14 +103,14 @@ def _parser():
     train.add_argument("--l2", type=_number(float, 0.0), default=0.0, help="L2 strength λ (cost += λ/2n Σw²)")
     train.add_argument("--l1", type=_number(float, 0.0), default=0.0, help="L1 strength λ (cost += λ/n Σ|w|)")
     train.add_argument("--dropout", type=_UNIT, default=0.0, help="drop probability of hidden units")
-    train.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
+    train.add_argument("--early-stopping", type=_COUNT, default=None, metavar="PATIENCE",
                        help="stop after PATIENCE epochs without a better validation cost")
     train.add_argument("--validation-fraction", type=_FRACTION, default=None,
                        help="split this fraction off the training data for validation metrics")
     train.add_argument("--test-fraction", type=_FRACTION, default=0.25,
                        help="held-out fraction when the dataset has no test part")
     train.add_argument("--diagnostics", action="store_true", help="record gradient norms and saturation")
-    train.add_argument("--threads", type=int, default=None,
+    train.add_argument("--threads", type=_COUNT, default=None,
                        help="threads for BLAS (or, with --parallel, for the sharded mini-batches)")
     train.add_argument("--parallel", action="store_true",
                        help="split each mini-batch into shards computed by several threads")
@@ -362,8 +363,8 @@ def train(args, out=None):
         _require_matplotlib()
     for name in ("save", "checkpoint", "plot"):
         path = getattr(args, name)
-        if path is not None and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-            raise ValueError(f"--{name}: the directory of {path!r} does not exist")
+        if path is not None:        # checked before training, not after it
+            v.check_writable_path(f"--{name}", path)
     if not quiet:
         ranks = f" on {comm.size} MPI ranks" if comm is not None else ""
         print(f"fastbp {__version__}: {net} on {source}, {len(X_train)} training / {len(X_test)} held out{ranks}",

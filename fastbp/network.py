@@ -544,7 +544,8 @@ class Network:
         # Bad X found after the generator has been used (split, shuffles, dropout
         # masks) must leave it as it was too, as an up-front check would have.
         flags = {name: v.check_bool(name, value) for name, value in
-                 (("evaluate_training", evaluate_training), ("diagnostics", diagnostics), ("shuffle", shuffle))}
+                 (("evaluate_training", evaluate_training), ("diagnostics", diagnostics), ("shuffle", shuffle),
+                  ("verbose", verbose))}
         rng_state = self._rng.bit_generator.state
         try:
             if validation_data is None and validation_fraction is not None:
@@ -553,7 +554,7 @@ class Network:
                     raise ValueError("X contains NaN or infinity")
             trainer = Trainer(self, data, validation, epochs, batch_size, learning_rate, l2, l1, dropout,
                               optimizer, schedule, early_stopping, flags["evaluate_training"],
-                              flags["diagnostics"], flags["shuffle"], verbose, callbacks, checkpoint,
+                              flags["diagnostics"], flags["shuffle"], flags["verbose"], callbacks, checkpoint,
                               checkpoint_every, threads, parallel, x_checked=not deferred)
         except ValueError:
             self._rng.bit_generator.state = rng_state     # a refused fit leaves the generator as it was
@@ -573,6 +574,7 @@ class Network:
         ``fastbp.load(path)`` reads it back; loading never executes code.
         """
         from . import io
+        training_state = v.check_bool("training_state", training_state)
         io.save(self, v.check_writable_path("path", path), training_state=training_state)
 
     def partial_fit(self, X, y, batch_size=10, learning_rate=3.0, **options):

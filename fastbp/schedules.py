@@ -25,12 +25,16 @@ def _mode(monitor):
 def _stall_events(records, monitor, delta, limit):
     """How many times the monitored value went ``limit`` epochs without beating
     its best by more than ``delta``; the count restarts after each event and
-    the best is kept (scikit-learn's ``_no_improvement_count``)."""
+    the best is kept (scikit-learn's ``_no_improvement_count``). Epochs of
+    earlier fits that did not record the monitor (no validation data then)
+    are passed over; the fit itself checks that it records it."""
     mode = _mode(monitor)
     best = math.inf if mode == "min" else -math.inf
     stalled = events = 0
     for record in records:
-        value = record.get(monitor)
+        if monitor not in record:
+            continue
+        value = record[monitor]
         if value is None or not math.isfinite(value):
             raise ValueError(f"schedule monitors {monitor!r}, which the history does not record; "
                              f"recorded: {sorted(record)}")

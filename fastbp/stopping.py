@@ -29,6 +29,7 @@ class EarlyStopping:
             raise TypeError(f"monitor must be a metric name such as 'val_cost'; got {self.monitor!r}")
         v.check_int("patience", self.patience, minimum=1)
         v.check_float("min_delta", self.min_delta, 0.0)
+        v.check_bool("restore_best", self.restore_best)
 
     @property
     def mode(self):

@@ -371,6 +371,7 @@ class Trainer:
                         or not (math.isfinite(lr) and lr > 0):
                     raise ValueError(f"schedule {self.schedule!r} returned {lr!r} for epoch {epoch}: a learning "
                                      f"rate must be a finite number > 0 (or None to stop training)")
+                lr = float(lr)          # a numpy scalar would not serialise into the saved records
                 hyper[codes.H_LR] = lr
                 started = time.perf_counter()
                 compiled = self.compile_clock.seconds
@@ -474,10 +475,18 @@ class Trainer:
         tracker = BestTracker(self.early_stopping)
         started = [time.perf_counter()]
         compiled = [self.compile_clock.seconds]
+        records_before = len(net._records)
 
         def fun(theta64):
             net._theta[...] = theta64.astype(dt)
-            cost, grad = net._cost_and_gradient(self.X, self.Y, self.sw, self.l2, self.l1)
+            try:
+                cost, grad = net._cost_and_gradient(self.X, self.Y, self.sw, self.l2, self.l1)
+            except NumericalError as error:     # said as a training failure, not as an inference one
+                kept = ("of the last completed iteration" if len(net._records) > records_before
+                        else "from before this fit")
+                raise NumericalError(f"{self.optimizer.method} diverged during iteration "
+                                     f"{len(net._records) + 1}: {error}; the network keeps its parameters "
+                                     f"{kept}") from error
             return cost, grad.astype(np.float64)
 
         def callback(intermediate_result):

@@ -475,3 +475,16 @@ def test_writing_into_a_missing_directory_names_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"cannot write .*model\.npz.*'[^']*missing' does not exist"):
         io.save(net, target)
     assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda net, tmp: net.save(tmp / "m.npz", training_state="no"), TypeError,
+     "training_state must be True or False; got 'no'"),
+    (lambda net, tmp: net.save(""), ValueError, "path must be a file path; got an empty one"),
+    (lambda net, tmp: net.save(tmp), ValueError, "path must be a file path, not the directory"),
+])
+def test_bad_save_arguments_write_nothing(tmp_path, call, error, match):
+    net = fastbp.Network([4, 5, 3], seed=0)
+    with pytest.raises(error, match=match):
+        call(net, tmp_path)
+    assert list(tmp_path.iterdir()) == []

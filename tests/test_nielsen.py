@@ -790,3 +790,19 @@ def test_stacking_rows_that_are_views_of_one_matrix():
     assert as32.dtype == np.float64 and np.array_equal(as32, X32.astype(np.float64))
     every_other = [X[i].reshape(6, 1) for i in range(0, 50, 2)]
     np.testing.assert_array_equal(_stack(every_other, 6, "x"), X[::2])
+
+
+@pytest.mark.parametrize("args, match", [
+    ((3, 0, 1.0), "mini_batch_size must be >= 1; got 0"),
+    ((3, 2, 0.0), "eta must be > 0.0; got 0.0"),
+    ((-1, 2, 1.0), "epochs must be >= 0; got -1"),
+    ((3, 2.5, 1.0), "mini_batch_size must be an integer"),
+])
+def test_sgd_names_his_arguments_in_its_errors_and_changes_nothing(args, match, capsys):
+    net = network.Network([4, 3, 2])
+    weights = [w.copy() for w in net.weights]
+    data = list(his_format(6, n_in=4, n_out=2, seed=34))
+    with pytest.raises((ValueError, TypeError), match=match):
+        net.SGD(data, *args)
+    assert all(np.array_equal(a, b) for a, b in zip(net.weights, weights))
+    assert capsys.readouterr().out == ""

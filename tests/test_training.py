@@ -119,6 +119,35 @@ def test_nielsen_halving_stops_at_one_128th():
     assert halving.rate(30, 1.0, _records([0.5] * 15, key="val_accuracy")) is None
 
 
+def test_schedules_pass_over_epochs_that_did_not_record_their_monitor():
+    # A first fit without validation data, then one with it: only the second's epochs count.
+    earlier = [{"cost": 1.0}] * 12
+    halving = schedules.Halving(patience=2)
+    later = _records([0.5, 0.6, 0.6, 0.6], key="val_accuracy")
+    assert halving.rate(17, 1.0, earlier + later) == halving.rate(5, 1.0, later) == 0.5
+    X, y = _problem(2, n=30)
+    net = fastbp.Network([5, 4, 3], seed=0)
+    net.fit(X, y, epochs=2, batch_size=10)
+    h = net.fit(X, y, epochs=2, batch_size=10, validation_data=(X, y), schedule="halving")
+    assert len(h) == 2 and "val_accuracy" in h.keys()
+    with pytest.raises(ValueError, match="'val_accuracy', which the history does not record"):
+        halving.rate(3, 1.0, [{"val_accuracy": float("nan")}])     # recorded but unusable: still refused
+
+
+def test_a_schedule_s_numpy_rate_is_recorded_as_a_float_and_the_model_saves(tmp_path):
+    class Float32Decay:
+        def rate(self, epoch, lr0, records):
+            return np.float32(lr0) * np.float32(0.5) ** epoch
+
+    X, y = _problem(2, n=30)
+    net = fastbp.Network([5, 4, 3], seed=0)
+    h = net.fit(X, y, epochs=2, batch_size=10, schedule=Float32Decay(), checkpoint=tmp_path / "ck.npz")
+    assert [type(r) for r in h["learning_rate"]] == [float, float]
+    assert h["learning_rate"] == [float(np.float32(3.0) * np.float32(0.5)), float(np.float32(3.0) * np.float32(0.25))]
+    net.save(tmp_path / "m.npz")
+    assert fastbp.load(tmp_path / "m.npz")._records == net._records
+
+
 def test_schedule_that_stops_ends_fit_and_adaptive_lowers_the_rate_in_training():
     X, y = _problem(2, n=30)
     net = fastbp.Network([5, 4, 3], seed=0)
@@ -390,11 +419,25 @@ def test_bad_training_options_raise_before_anything_changes():
         Adam(beta2=1.0)
     with pytest.raises(ValueError, match="nesterov=True needs momentum > 0"):
         SGD(nesterov=True)
+    with pytest.raises(TypeError, match="restore_best must be True or False; got 'no'"):
+        fastbp.EarlyStopping(restore_best="no")      # "no" is truthy: it would restore
     np.testing.assert_array_equal(net.parameters, before)
     assert len(net.history) == 0
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         net.fit(X, y, epochs=1)
+
+
+def test_full_batch_divergence_is_reported_as_training_that_diverged():
+    # Identity layers on huge inputs: the first line-search trial point overflows.
+    X, y = _problem()
+    net = fastbp.Network([5, 6, 3], hidden_activation="identity", output_activation="identity", seed=0)
+    before = net.parameters.copy()
+    with pytest.raises(fastbp.NumericalError, match=r"L-BFGS-B diverged during iteration 1: .*overflowed.*"
+                                                     r"keeps its parameters from before this fit"):
+        net.fit(X * 1e150, np.eye(3)[y] * 1e150, epochs=5, optimizer="lbfgs")
+    np.testing.assert_array_equal(net.parameters, before)
+    assert len(net.history) == 0
 
 
 def test_a_penalty_that_overflows_is_divergence_not_an_infinite_cost():

@@ -117,6 +117,7 @@ def test_bad_y_is_rejected_before_training(net, data, make_y, error, match):
     (dict(sample_weight=np.full(10, 1e-320)), ValueError, r"below 2.22507e-308, the smallest normal float64"),
     (dict(shuffle="no"), TypeError, "shuffle must be True or False; got 'no'"),
     (dict(evaluate_training=1), TypeError, "evaluate_training must be True or False"),
+    (dict(verbose="no"), TypeError, "verbose must be True or False; got 'no'"),
     (dict(validation_fraction=0.01), ValueError, "leaves an empty training or validation part"),
     # monitors are checked against what the fit records before the first epoch
     (dict(early_stopping=fastbp.EarlyStopping(monitor="val_acc"), validation_fraction=0.3), ValueError,

@@ -52,6 +52,7 @@ import random
 
 import numpy as np
 
+from .. import _validation as v
 from ..network import Network as _CoreNetwork
 from ..network import _LayerViews
 
@@ -278,8 +279,8 @@ class _CoreBacked:
         as his replaced arrays are) copy them in."""
         checked = _Layers(views(), name).checked(values)
         self._detach_views()
-        for target, v in zip(views(), checked):
-            target[...] = v
+        for target, value in zip(views(), checked):
+            target[...] = value
 
     # ------------------------------------------------------------------ data
     def _overrides(self, *names):
@@ -385,6 +386,11 @@ class _CoreBacked:
         ``after_epoch(j)`` runs after epoch j (0-based), where he prints and monitors; a true result
         ends training there.
         """
+        # Checked under his names, before anything runs (the core would name its own arguments).
+        epochs = v.check_int("epochs", epochs, minimum=0)
+        mini_batch_size = v.check_int("mini_batch_size", mini_batch_size, minimum=1)
+        eta = v.check_float("eta", eta, 0.0, low_open=True)
+        lmbda = v.check_float("lmbda", lmbda, 0.0)
         seed = self._reseed()
         if self._overrides("update_mini_batch", "backprop", "cost_derivative"):
             n = len(training_data)
