@@ -217,6 +217,11 @@ def _check_target_range(name, Y, cost):
         raise ValueError(f"{name} must be non-negative for the log_likelihood cost; got minimum {Y.min():g}")
 
 
+#: Largest total sample weight: the weighted costs (weight x cost, summed in
+#: float64) keep room for per-sample costs up to about 1e8 below float64's 1.8e308.
+MAX_TOTAL_WEIGHT = 1e300
+
+
 def as_sample_weight(sample_weight, n_samples, dtype, name="sample_weight"):
     """(n_samples,) non-negative finite weights of ``dtype``, not all zero; ones if None."""
     if sample_weight is None:
@@ -231,6 +236,11 @@ def as_sample_weight(sample_weight, n_samples, dtype, name="sample_weight"):
         raise ValueError(f"{name} must be non-negative; got minimum {out.min():g}")
     if not (out > 0).any():
         raise ValueError(f"{name} must not be all zero")
+    total = float(np.sum(out, dtype=np.float64))
+    if not total <= MAX_TOTAL_WEIGHT:
+        # The kernels sum weights and weighted costs in float64: they would overflow.
+        raise ValueError(f"{name} sums to {total:g}, above {MAX_TOTAL_WEIGHT:g}; only the weights' ratios "
+                         f"matter, so rescale them (e.g. divide by their mean)")
     tiny = np.finfo(out.dtype).tiny
     if ((out > 0) & (out < tiny)).any():
         # The kernels flush subnormal numbers to zero (kernels/fpu.py): such a weight would count as 0.

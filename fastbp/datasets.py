@@ -78,22 +78,35 @@ def train_test_split(X, y, test_fraction=0.25, seed=0, stratify=True):
     if len(X) < 2:
         raise ValueError(f"need at least 2 samples to split; got {len(X)}")
     rng = np.random.default_rng(seed)
+    # Both parts keep at least one row; ties round half up, not to even.
+    n_test = min(len(y) - 1, max(1, int(np.floor(test_fraction * len(y) + 0.5))))
+    is_test = np.zeros(len(y), dtype=bool)
     if stratify and y.ndim == 1 and y.dtype.kind in "iub":
-        test = []
-        for label in np.unique(y):
-            members = rng.permutation(np.flatnonzero(y == label))
-            test.extend(members[:round(test_fraction * len(members))])
-        is_test = np.zeros(len(y), dtype=bool)
-        is_test[test] = True
+        classes = [rng.permutation(np.flatnonzero(y == label)) for label in np.unique(y)]
+        counts = _stratified_counts([len(members) for members in classes], test_fraction, n_test)
+        for members, count in zip(classes, counts):
+            is_test[members[:count]] = True
     else:
-        is_test = np.zeros(len(y), dtype=bool)
-        is_test[rng.permutation(len(y))[:max(1, round(test_fraction * len(y)))]] = True
+        is_test[rng.permutation(len(y))[:n_test]] = True
     train_idx = rng.permutation(np.flatnonzero(~is_test))
     test_idx = np.flatnonzero(is_test)
     return X[train_idx], y[train_idx], X[test_idx], y[test_idx]
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _stratified_counts(sizes, fraction, total):
+    """Test rows per class: each class's fraction·size rounded down, then the
+    ``total`` - Σ left over given one each to the classes with the largest
+    remainders (the first such class on ties), so the parts add up to
+    ``total`` and every class keeps its proportion to within one row."""
+    exact = [fraction * size for size in sizes]
+    counts = [int(np.floor(e)) for e in exact]
+    by_remainder = sorted(range(len(sizes)), key=lambda c: -(exact[c] - counts[c]))
+    for c in by_remainder[:max(0, total - sum(counts))]:
+        counts[c] += 1
+    return counts
 
 
 def _fspath(path, name="path"):
@@ -694,7 +707,8 @@ def load_csv(path, label_column=-1, header="infer", delimiter=",", dtype=np.floa
             raise ValueError(f"label_column={label_column} is outside the {n_cols} columns of {path} "
                              f"(valid: {-n_cols} to {n_cols - 1})")
         label = label_column % n_cols
-    X = np.delete(rows, label, axis=1).astype(dtype)
+    with np.errstate(over="ignore"):          # too large for dtype: the error below says so
+        X = np.delete(rows, label, axis=1).astype(dtype)
     if not v.all_finite(X):
         raise ValueError(f"{path}: values too large for {dtype}")
     return X, _as_labels("the label column", rows[:, label], path)

@@ -569,7 +569,7 @@ class _Run:
             record["time"], record["comm_time"], record["compile_time"] = elapsed, rank0_comm_time, compile_time
             # the same decision on every rank: the records agree
             patience_ran_out = tracker.update(record, net._theta, epoch)
-            if self._end_of_epoch(record, epoch, state, run_callbacks=not patience_ran_out) or patience_ran_out:
+            if self._end_of_epoch(record, epoch, state) or patience_ran_out:
                 break
         tracker.restore(net._theta, self.history)
         if self.checkpoint is not None and len(self.history):
@@ -618,7 +618,7 @@ class _Run:
                                      f"{epoch}; scale X to a moderate range such as [0, 1]")
         return float(sums[-3]), float(sums[-2]), float(sums[-1])
 
-    def _end_of_epoch(self, record, epoch, state, run_callbacks):
+    def _end_of_epoch(self, record, epoch, state):
         """Record; checkpoint (rank 0) and callbacks (every rank); then one status
         exchange: errors, stop requests, Ctrl-C and a parameter checksum.
         Returns True when training should stop."""
@@ -637,8 +637,8 @@ class _Run:
                 where = f"writing the checkpoint after epoch {epoch}"
                 net.save(self.checkpoint)
             where = f"in a callback after epoch {epoch}"
-            if run_callbacks:
-                stop = any([f(epoch, dict(record)) for f in self.callbacks])
+            from .training import callbacks_stop
+            stop = callbacks_stop(self.callbacks, epoch, record)
         except Exception as caught:  # carried to every rank
             error = caught
         crc = zlib.crc32(net._theta.view(np.uint8))

@@ -1,6 +1,7 @@
 """Per-epoch training records."""
 
 import math
+import numbers
 
 __all__ = ["History"]
 
@@ -43,6 +44,15 @@ class History:
         return list(seen)
 
     def __getitem__(self, key):
+        """``history["cost"]``: one metric over the epochs (a list); ``history[-1]``: one
+        epoch's record (a dict copy); ``history[a:b]``: those records (a list of dicts)."""
+        if isinstance(key, slice):
+            return [dict(record) for record in self.records[key]]
+        if isinstance(key, numbers.Integral) and not isinstance(key, bool):
+            try:
+                return dict(self.records[key])
+            except IndexError:
+                raise IndexError(f"epoch index {key} is out of range for {len(self)} recorded epochs") from None
         if key not in self.keys():
             raise KeyError(f"{key!r} was not recorded; recorded: {self.keys()}")
         return [record.get(key, math.nan) for record in self.records]

@@ -467,6 +467,10 @@ class _BaseMLP(BaseEstimator):
         hidden_layer_sizes = self.hidden_layer_sizes
         if not hasattr(hidden_layer_sizes, "__iter__"):
             hidden_layer_sizes = [hidden_layer_sizes]
+        hidden_layer_sizes = list(hidden_layer_sizes)
+        if not all(isinstance(h, Integral) and not isinstance(h, bool) for h in hidden_layer_sizes):
+            # scikit-learn fails with a TypeError when it allocates such a layer; int() would truncate 3.5
+            raise TypeError(f"hidden_layer_sizes must hold integer layer sizes; got {self.hidden_layer_sizes!r}")
         hidden_layer_sizes = [int(h) for h in hidden_layer_sizes]
         if np.any(np.array(hidden_layer_sizes) <= 0):
             raise ValueError("hidden_layer_sizes must be > 0, got %s." % hidden_layer_sizes)

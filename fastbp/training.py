@@ -125,8 +125,7 @@ def parallel_tasks(layout, threads=1, n_tasks=16):
 def check_threads(threads, parallel):
     """``threads``: None or 1..NUMBA_NUM_THREADS (numba's pool is sized at import)."""
     import numba
-    if not isinstance(parallel, bool):
-        raise TypeError(f"parallel must be True or False; got {parallel!r}")
+    parallel = v.check_bool("parallel", parallel)
     if threads is None:
         return None
     most = numba.config.NUMBA_NUM_THREADS
@@ -162,15 +161,34 @@ def check_fit_arguments(epochs, batch_size, learning_rate, l2, l1, dropout, opti
             validation_fraction, early_stopping, callbacks)
 
 
+def callbacks_stop(callbacks, epoch, record):
+    """Call every ``f(epoch, logs)`` (each with its own copy of the epoch's record);
+    True when one returned True. None and False go on; any other return value is
+    a TypeError naming the callback (a truthy "no" or dict must not stop
+    training by accident)."""
+    stop = False
+    for f in callbacks:
+        said = f(epoch, dict(record))
+        if said is not None and not isinstance(said, (bool, np.bool_)):
+            raise TypeError(f"callback {f!r} returned {said!r} after epoch {epoch}: return True to stop "
+                            f"training, or None or False to go on")
+        stop = stop or bool(said)
+    return stop
+
+
 def split_validation(X, Y, labels, sw, fraction, rng):
     """Split a stratified (by label, when there are labels) validation part off."""
     n = X.shape[0]
+    if n < 2:       # (train_test_split keeps a row in each part of anything larger)
+        raise ValueError(f"validation_fraction={fraction} needs at least 2 samples to split a validation "
+                         f"part off; got {n}")
     keys = labels if labels.shape[0] else np.zeros(n, dtype=np.int64)
     index = np.arange(n)
     train, _, held, _ = train_test_split(index, keys, fraction, seed=rng, stratify=bool(labels.shape[0]))
-    if len(train) == 0 or len(held) == 0:
-        raise ValueError(f"validation_fraction={fraction} leaves an empty training or validation part "
-                         f"of {n} samples")
+    for name, idx in (("training", train), ("validation", held)):
+        if not (sw[idx] > 0).any():
+            raise ValueError(f"sample_weight is zero on all {len(idx)} rows of the {name} part that "
+                             f"validation_fraction={fraction} leaves; give weight to rows of both parts")
     def part(idx):
         return X[idx], Y[idx], labels[idx] if labels.shape[0] else labels, sw[idx]
     return part(np.sort(train)), part(np.sort(held))
@@ -420,9 +438,9 @@ class Trainer:
                 if self.checkpoint is not None and epoch % self.checkpoint_every == 0:
                     net.save(self.checkpoint)
 
-                if tracker.update(record, net._theta, epoch):
-                    break
-                if any([f(epoch, dict(record)) for f in self.callbacks]):
+                # Callbacks see every recorded epoch, the one early stopping ends on too.
+                stop = callbacks_stop(self.callbacks, epoch, record)
+                if tracker.update(record, net._theta, epoch) or stop:
                     break
         except KeyboardInterrupt:
             # Compiled chunks cannot be interrupted midway: Python sees the
@@ -502,7 +520,7 @@ class Trainer:
             started[0], compiled[0] = time.perf_counter(), self.compile_clock.seconds
             self.history.append(record)
             net._records.append(dict(record))
-            stop = any([f(epoch, dict(record)) for f in self.callbacks])
+            stop = callbacks_stop(self.callbacks, epoch, record)
             stop = tracker.update(record, net._theta, epoch) or stop
             if stop:
                 stopped[0] = True

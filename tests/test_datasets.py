@@ -12,6 +12,7 @@ import pickle
 import struct
 import time
 import tracemalloc
+import warnings
 import zipfile
 from typing import ClassVar
 
@@ -66,6 +67,35 @@ def test_load_digits_and_split_unchanged():
     assert X32.dtype == np.float32 and X32.max() == 16.0
     X_train, y_train, X_test, y_test = train_test_split(X, y, test_fraction=0.25, seed=0)
     assert len(X_train) + len(X_test) == 1797 and len(y_train) == len(X_train) and len(y_test) == len(X_test)
+
+
+@pytest.mark.parametrize("y, fraction, n_test", [
+    (np.arange(10), 0.25, 3),                # ten one-row classes: each share rounded down to 0
+    (np.array([0, 0, 1, 1]), 0.25, 1),       # 0.5 per class, which Python's round() sends to 0
+    (np.arange(10), 0.9, 9),
+    (np.repeat([0, 1, 2], 3), 0.5, 5),       # 4.5 rows: half up, not 6 as per-class rounding gave
+    (np.repeat([0, 1], [19, 1]), 0.25, 5),
+    (np.array([0, 1]), 0.01, 1),
+    (np.array([0, 1]), 0.99, 1),
+])
+def test_stratified_split_holds_out_its_share_and_never_empties_a_part(y, fraction, n_test):
+    X = np.arange(2 * len(y)).reshape(len(y), 2)
+    X_train, y_train, X_test, y_test = train_test_split(X, y, test_fraction=fraction, seed=3)
+    assert len(X_test) == len(y_test) == n_test and len(X_train) == len(y) - n_test
+    assert sorted(X_train[:, 0].tolist() + X_test[:, 0].tolist()) == X[:, 0].tolist()   # a partition
+    for label in np.unique(y):               # each class within one row of its share
+        assert abs(np.sum(y_test == label) - fraction * np.sum(y == label)) < 1
+    X_train2, _, X_test2, _ = train_test_split(X, y.astype(float), test_fraction=fraction, seed=3)
+    assert len(X_test2) == n_test            # the unstratified split holds out as many
+
+
+def test_csv_values_too_large_for_float32_raise_without_a_warning(tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_text("1e300,2,0\n1,2,1\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="values too large for"):
+            load_csv(path, dtype=np.float32)
 
 
 # --------------------------------------------------------------------------- IDX

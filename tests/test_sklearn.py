@@ -567,6 +567,8 @@ def test_errors(data):
         fitted.predict(X[:, :4])
     with pytest.raises(ValueError, match="layer sizes"):
         fitted.set_params(warm_start=True, hidden_layer_sizes=(4,)).fit(X, y)
+    with pytest.raises(TypeError, match=r"hidden_layer_sizes must hold integer layer sizes; got \(3.5,\)"):
+        fb.MLPRegressor(hidden_layer_sizes=(3.5,), max_iter=1).fit(X, y)     # not truncated to 3 units
 
 
 def test_feature_names():

@@ -325,6 +325,44 @@ def test_callbacks_stop_training_and_see_the_logs():
     assert len(h) == 3 and seen[0][0] == 1 and "cost" in seen[0][1]
 
 
+def test_callbacks_see_the_epoch_early_stopping_ends_on_and_must_return_a_bool():
+    X, y = _problem(7, n=60)
+    seen = []
+    h = fastbp.Network([5, 4, 3], seed=0).fit(
+        X, y, epochs=100, batch_size=60, learning_rate=1e-12, validation_fraction=0.25,
+        early_stopping=fastbp.EarlyStopping(monitor="val_cost", patience=3, min_delta=1e-3),
+        callbacks=lambda epoch, logs: seen.append(epoch))
+    assert len(h) == 4 and seen == [1, 2, 3, 4]
+    assert len(fastbp.Network([5, 4, 3], seed=0).fit(X, y, epochs=5, callbacks=lambda e, logs: np.True_)) == 1
+    net = fastbp.Network([5, 4, 3], seed=0)
+    with pytest.raises(TypeError, match=r"returned 'no' after epoch 1: return True to stop training"):
+        net.fit(X, y, epochs=5, callbacks=lambda epoch, logs: "no")      # truthy: it used to stop training
+    assert len(net.history) == 1       # the epoch before the callback ran stays recorded
+
+
+def test_validation_fraction_holds_out_at_least_one_row_and_needs_two():
+    X, y = _problem(8)
+    net = fastbp.Network([5, 4, 3], seed=0)
+    seen = []
+    original = net._evaluate
+    net._evaluate = lambda X, *args, **kwargs: seen.append(len(X)) or original(X, *args, **kwargs)
+    net.fit(X[:10], y[:10], epochs=1, validation_fraction=0.01)      # 0.1 rows: one, not none
+    assert seen == [1]
+    with pytest.raises(ValueError, match="validation_fraction=0.5 needs at least 2 samples"):
+        net.fit(X[:1], y[:1], epochs=1, validation_fraction=0.5)
+
+
+def test_history_indexes_epochs_by_position_and_metrics_by_name():
+    X, y = _problem(8)
+    h = fastbp.Network([5, 4, 3], seed=0).fit(X, y, epochs=3, parallel=np.True_, threads=1)
+    assert h[-1] == h.records[-1] and h[-1] is not h.records[-1] and h[0]["epoch"] == 1
+    assert [r["epoch"] for r in h[1:]] == [2, 3] and h["epoch"] == [1, 2, 3]
+    with pytest.raises(IndexError, match="epoch index 3 is out of range for 3 recorded epochs"):
+        h[3]
+    with pytest.raises(KeyError, match="'val_cost' was not recorded"):
+        h["val_cost"]
+
+
 def test_diagnostics_show_vanishing_gradients_in_deep_sigmoid_nets_not_relu_he(digits):
     X, y, _, _ = digits
     deep = [64, 30, 30, 30, 30, 30, 10]

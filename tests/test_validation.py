@@ -118,7 +118,11 @@ def test_bad_y_is_rejected_before_training(net, data, make_y, error, match):
     (dict(shuffle="no"), TypeError, "shuffle must be True or False; got 'no'"),
     (dict(evaluate_training=1), TypeError, "evaluate_training must be True or False"),
     (dict(verbose="no"), TypeError, "verbose must be True or False; got 'no'"),
-    (dict(validation_fraction=0.01), ValueError, "leaves an empty training or validation part"),
+    (dict(parallel=1), TypeError, "parallel must be True or False; got 1"),
+    (dict(sample_weight=np.full(10, 1e307)), ValueError, r"sample_weight sums to 1e\+308, above 1e\+300"),
+    # after the split one part would carry no weight: its cost is 0/0
+    (dict(sample_weight=np.r_[np.zeros(9), 1.0], validation_fraction=0.5), ValueError,
+     r"sample_weight is zero on all 5 rows of the (training|validation) part"),
     # monitors are checked against what the fit records before the first epoch
     (dict(early_stopping=fastbp.EarlyStopping(monitor="val_acc"), validation_fraction=0.3), ValueError,
      r"early stopping on 'val_acc' is not a metric fastbp records; this fit records \['accuracy', "
