@@ -15,7 +15,9 @@ class History:
     Keys: ``epoch`` (1-based, counted over the network's life), ``cost``
     (training cost: the running mean over the epoch's mini-batches plus the
     L2/L1 penalty at the epoch's end), ``accuracy`` (training accuracy over
-    the same running pass, when targets are class labels), ``train_cost`` and
+    the same running pass, when targets are class labels: over the rows of
+    the mini-batches that trained, since one whose sample weights sum to
+    zero is skipped), ``train_cost`` and
     ``train_accuracy`` (a full pass over the training set after the epoch,
     with ``evaluate_training=True``), ``val_cost`` and ``val_accuracy``
     (after the epoch, when validation data is given), ``grad_norms``,

@@ -213,6 +213,7 @@ class Trainer:
         self.n = self.X.shape[0]
         self.epochs = epochs
         self.batch_size = min(batch_size, self.n)
+        self._all_weighted = bool((self.sw > 0).all())
         self.lr0 = learning_rate
         self.l2, self.l1, self.dropout = l2, l1, dropout
         self.optimizer = optimizer
@@ -419,7 +420,7 @@ class Trainer:
                         f"try a smaller learning rate.")
                 record = {"epoch": epoch, "cost": cost}
                 if self.labels.shape[0]:
-                    record["accuracy"] = correct / self.n
+                    record["accuracy"] = correct / self._rows_trained(order)
                 try:
                     self._evaluations(record, diag_rows)
                 except FloatingPointError:
@@ -458,6 +459,16 @@ class Trainer:
         if self.checkpoint is not None and len(self.history):
             net.save(self.checkpoint)
         return self.history
+
+    def _rows_trained(self, order):
+        """Rows of the epoch's mini-batches that trained: the kernels skip a
+        mini-batch whose weights sum to zero, so its rows are not counted
+        for the running accuracy either (they would count as misses)."""
+        if self._all_weighted:
+            return self.n
+        starts = np.arange(0, self.n, self.batch_size)
+        weighted = np.add.reduceat(self.sw[order], starts) > 0
+        return max(1, int(np.diff(np.append(starts, self.n))[weighted].sum()))
 
     def _evaluations(self, record, diag_rows):
         """Full-pass metrics after an epoch: training set, validation set, diagnostics."""

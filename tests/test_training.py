@@ -340,6 +340,18 @@ def test_callbacks_see_the_epoch_early_stopping_ends_on_and_must_return_a_bool()
     assert len(net.history) == 1       # the epoch before the callback ran stays recorded
 
 
+def test_running_accuracy_counts_only_the_mini_batches_that_trained():
+    X, y = _problem(8, n=20)
+    sw = np.tile([0.0, 1.0], 10)                 # with batch_size 1, every other mini-batch weighs nothing
+    net = fastbp.Network([5, 4, 3], seed=3)
+    on_weighted_rows = net.evaluate(X[1::2], y[1::2])["accuracy"]
+    on_every_row = net.evaluate(X, y)["accuracy"]
+    assert 0 < on_weighted_rows != on_every_row  # (else this test could not tell the definitions apart)
+    tiny_step = dict(epochs=1, learning_rate=1e-12, sample_weight=sw, shuffle=False)
+    assert net.copy().fit(X, y, batch_size=1, **tiny_step)["accuracy"] == [on_weighted_rows]
+    assert net.copy().fit(X, y, batch_size=2, **tiny_step)["accuracy"] == [on_every_row]
+
+
 def test_validation_fraction_holds_out_at_least_one_row_and_needs_two():
     X, y = _problem(8)
     net = fastbp.Network([5, 4, 3], seed=0)
