@@ -331,7 +331,7 @@ def test_train_says_when_the_first_epoch_is_compiling(monkeypatch, capsys):
     from fastbp import kernels
 
     from conftest import fresh_fastbp_compile
-    compile_one, real, calls = fresh_fastbp_compile(), kernels.train_epoch, []
+    compile_one, real, calls = fresh_fastbp_compile(at_least=0.2), kernels.train_epoch, []
 
     def compiling_kernel(*args):
         if not calls:
