@@ -462,6 +462,15 @@ class _Run:
             mask = (rng.random((n_local, hidden), dtype=np.float32) >= self.dropout).view(np.uint8)
         return order.astype(np.int64, copy=False), bounds, mask
 
+    def _step_rows(self):
+        """Rows of every rank together in each step of an epoch (as _epoch_plan cuts them)."""
+        if not self.shard:
+            starts = np.arange(0, self.n, self.batch_size)
+            return np.minimum(self.batch_size, self.n - starts)
+        steps = -(-self.n // self.batch_size)
+        s = np.arange(steps + 1)
+        return sum(np.diff(s * count // steps) for count in self.counts)
+
     def _rank_rng(self, always=False):
         """The generator to draw from: the network's own (the same on every rank) for
         whole data, as Network.fit; with shards, one per rank seeded from it (None
@@ -512,10 +521,12 @@ class _Run:
             net._optimizer_state = state
             order, bounds, mask = self._epoch_plan(self._rank_rng())
             weighted_cost = total_weight = correct = 0.0
+            rows_trained = 0
+            step_rows = self._step_rows().tolist()
             failure = None
             stop = False
             lr_dt = dt(lr)
-            for lo, hi in bounds.tolist():
+            for step, (lo, hi) in enumerate(bounds.tolist()):
                 rows = order[lo:hi]
                 try:
                     if failure is None:
@@ -538,6 +549,7 @@ class _Run:
                 weighted_cost += c
                 total_weight += step_weight
                 correct += float(buf[n_params + S_CORRECT])
+                rows_trained += step_rows[step]     # (a skipped step's rows do not count, as in Network.fit)
                 apply_update(net._theta, net._layout, buf, dt(1.0 / step_weight), l2n, l1n, opt.code, lr_dt,
                              dt(mu), dt(beta1), dt(beta2), dt(eps), state.first, state.second, state.step)
                 if not math.isfinite(c):
@@ -562,7 +574,7 @@ class _Run:
                     f"try a smaller learning rate.")
             record = {"epoch": epoch, "cost": cost}
             if labels.shape[0]:
-                record["accuracy"] = correct / self.n
+                record["accuracy"] = correct / max(1, rows_trained)
             elapsed, rank0_comm_time, compile_time = self._evaluations(record, epoch, started, comm_time,
                                                                        self.compile_clock.seconds - compiled)
             record["learning_rate"] = lr

@@ -242,6 +242,17 @@ def test_one_rank_equals_network_fit(mpi, tmp_path, optimizer):
     np.testing.assert_allclose(ours.parameters, theirs.parameters, rtol=0, atol=TOLERANCE["float64"])
 
 
+def test_one_rank_accuracy_leaves_out_steps_of_zero_weight_as_network_fit(mpi):
+    rng = np.random.default_rng(5)
+    X, y = rng.random((20, 8)), rng.integers(0, 3, 20)
+    kwargs = dict(epochs=1, batch_size=1, learning_rate=1e-12, shuffle=False, sample_weight=np.tile([0.0, 1.0], 10))
+    ours = fastbp.Network([8, 12, 3], seed=3, **SOFTMAX)
+    theirs = ours.copy()
+    history = distributed.fit(ours, X, y, comm=mpi[0].COMM_SELF, **kwargs)
+    expected = theirs.fit(X, y, **kwargs)
+    assert history["accuracy"] == expected["accuracy"] == [theirs.evaluate(X[1::2], y[1::2])["accuracy"]]
+
+
 def test_one_rank_schedule_early_stopping_and_checkpoint_as_network_fit(mpi, tmp_path):
     data = np.load(make_data(str(tmp_path)))
     kwargs = dict(epochs=12, batch_size=8, learning_rate=2.0, schedule=fastbp.schedules.StepDecay(3, 0.5),
