@@ -411,9 +411,11 @@ class _Run:
         # Rank 0's parameters, generator, optimizer state and epoch records everywhere.
         comm.Bcast(net._theta, root=0)
         state = net._optimizer_state
-        rng, records, state = comm.bcast((net._rng, net._records, state) if self.rank == 0 else None, root=0)
+        rng, records, best, state = comm.bcast(
+            (net._rng, net._records, net._best_epoch, state) if self.rank == 0 else None, root=0)
         if self.rank != 0:
-            net._rng, net._records, net._optimizer_state = rng, [dict(r) for r in records], state
+            net._rng, net._records, net._best_epoch, net._optimizer_state = (
+                rng, [dict(r) for r in records], best, state)
 
         if self.validation_fraction is not None:
             # As Network.fit: from the network's generator, now the same on every rank
@@ -583,7 +585,7 @@ class _Run:
             patience_ran_out = tracker.update(record, net._theta, epoch)
             if self._end_of_epoch(record, epoch, state) or patience_ran_out:
                 break
-        tracker.restore(net._theta, self.history)
+        tracker.restore(net, self.history)
         if self.checkpoint is not None and len(self.history):
             error = None
             if self.rank == 0:
@@ -636,7 +638,7 @@ class _Run:
         Returns True when training should stop."""
         net, comm = self.net, self.comm
         self.history.append(record)
-        net._records.append(dict(record))
+        net._add_record(record)
         if self.verbose and self.rank == 0:
             shown = ", ".join(f"{k.replace('_', ' ')} {record[k]:.4f}" for k in
                               ("cost", "accuracy", "train_cost", "train_accuracy", "val_cost", "val_accuracy")

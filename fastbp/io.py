@@ -20,7 +20,8 @@ __all__ = ["save", "load", "FORMAT_VERSION"]
 
 FORMAT = "fastbp-model"
 #: Version of the file layout; files from a newer version are refused.
-FORMAT_VERSION = 1
+#: 2 added the training state's ``best_epoch``; version 1 files still load.
+FORMAT_VERSION = 2
 
 
 def _rng_state(rng):
@@ -104,7 +105,8 @@ def save(net, path, training_state=True):
     version, sizes, activations, cost, dtype and fastbp version. With
     ``training_state`` (default) it also holds what continuing training
     needs to match an uninterrupted run: the optimizer's velocity/moments,
-    the random generator's state and the epoch records.
+    the random generator's state, the epoch records and the epoch whose
+    parameters early stopping restored (``history.best_epoch``).
     """
     header = {
         "format": FORMAT,
@@ -126,6 +128,7 @@ def save(net, path, training_state=True):
         header["optimizer"] = None if state is None else _optimizer_config(state.optimizer)
         header["rng"] = _rng_state(net._rng)
         header["records"] = net._records
+        header["best_epoch"] = net._best_epoch
         if state is not None:
             arrays["optimizer_first"] = state.first
             arrays["optimizer_second"] = state.second
@@ -146,7 +149,9 @@ def _optimizer_config(optimizer):
 _MEMBERS = ("header", "parameters", "optimizer_first", "optimizer_second", "optimizer_step")
 _HEADER_FIELDS = ("format", "format_version", "fastbp_version", "sizes", "hidden_activation",
                   "output_activation", "cost", "dtype", "leaky_slope", "init", "n_parameters", "training_state")
-_TRAINING_FIELDS = ("optimizer", "rng", "records")
+_TRAINING_FIELDS = ("optimizer", "rng", "records", "best_epoch")
+#: Training-state fields that first appeared in a format version after 1.
+_TRAINING_FIELDS_SINCE = {"best_epoch": 2}
 _READ_CHUNK = 1 << 20
 
 try:                                   # errors a corrupt zip member can raise while it is decompressed
@@ -243,7 +248,8 @@ def _check_header(path, header):
                          f"to {FORMAT_VERSION}: upgrade fastbp")
     if not isinstance(header.get("training_state", False), bool):
         _fail(path, "training_state", "true or false", header["training_state"])
-    expected = set(_HEADER_FIELDS) | (set(_TRAINING_FIELDS) if header.get("training_state") else set())
+    training = {f for f in _TRAINING_FIELDS if version >= _TRAINING_FIELDS_SINCE.get(f, 1)}
+    expected = set(_HEADER_FIELDS) | (training if header.get("training_state") else set())
     missing, extra = sorted(expected - set(header)), sorted(set(header) - expected)
     if missing or extra:
         raise ValueError(f"{path}: malformed model header:" + (f" it lacks fields {missing}" if missing else "")
@@ -366,8 +372,12 @@ def load(path):
         # Training state, all checked before the network is built.
         optimizer = rng = None
         records = []
+        best_epoch = None
         if header["training_state"]:
             records = _check_records(path, header["records"])
+            best_epoch = header.get("best_epoch")       # version 1 files have none
+            if best_epoch is not None and not (type(best_epoch) is int and 1 <= best_epoch <= len(records)):
+                _fail(path, "best_epoch", f"null or a recorded epoch (1 to {len(records)})", best_epoch)
             if header["rng"] is not None:
                 rng = _restore_rng(header["rng"], path)
             if header["optimizer"] is not None:
@@ -406,5 +416,6 @@ def load(path):
     if rng is not None:
         net._rng = rng
     net._records = records
+    net._best_epoch = best_epoch
     net._optimizer_state = state
     return net

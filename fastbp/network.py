@@ -180,6 +180,7 @@ class Network:
         draw(self.init, self._rng, *self._views)
         self._optimizer_state = None    # velocity / moments, carried between fits
         self._records = []              # every epoch ever trained, for schedules and `history`
+        self._best_epoch = None         # the recorded epoch whose parameters early stopping put back
         self._fit_lock = threading.RLock()   # fits on one network run one after the other
 
     def __deepcopy__(self, memo):
@@ -294,17 +295,28 @@ class Network:
 
     @property
     def history(self):
-        """Every epoch this network has been trained for, over all ``fit`` calls."""
+        """Every epoch this network has been trained for, over all ``fit`` calls.
+
+        Its ``best_epoch`` is the epoch whose parameters the network holds
+        when the last fit's early stopping put them back (``restore_best``),
+        and None once the parameters have moved on from it."""
         h = History()
         for record in self._records:
             h.append(record)
+        h.best_epoch = self._best_epoch
         return h
+
+    def _add_record(self, record):
+        """Record a trained epoch; its parameters replace any restored best epoch's."""
+        self._records.append(dict(record))
+        self._best_epoch = None
 
     def reset_optimizer(self):
         """Forget optimizer state (velocity, Adam moments) and the epoch count
         that schedules follow; the parameters stay as they are."""
         self._optimizer_state = None
         self._records = []
+        self._best_epoch = None
 
     # ------------------------------------------------------------- inference
     def feedforward(self, X):

@@ -179,7 +179,7 @@ class _ParameterList(list):
 
 #: Network attributes holding training state (generator, optimizer moments, epoch records) that a
 #: pickled estimator keeps so that partial_fit continues exactly after unpickling.
-_TRAINING_STATE = ("_rng", "_optimizer_state", "_records")
+_TRAINING_STATE = ("_rng", "_optimizer_state", "_records", "_best_epoch")
 
 
 def _network_state(net):
@@ -246,7 +246,7 @@ class _EpochLoop:
     def __call__(self, epoch, logs):
         est = self.est
         est.n_iter_ += 1
-        est.loss_ = float(self._loss(logs["cost"]))
+        est.loss_ = np.float64(self._loss(logs["cost"]))   # as scikit-learn gives it
         est.t_ += self.n
         est.loss_curve_.append(est.loss_)
         if est.verbose:
@@ -647,7 +647,7 @@ class _BaseMLP(BaseEstimator):
             # scikit-learn would (NaN loss and validation score), restores the best and says so.
             self.n_iter_ += 1
             self.t_ += n_samples
-            self.loss_ = np.nan
+            self.loss_ = np.float64(np.nan)
             self.loss_curve_.append(np.nan)
             self.validation_scores_.append(float("nan"))
             warnings.warn(f"Training diverged in iteration {self.n_iter_} (the loss became NaN or infinite); "
@@ -705,7 +705,7 @@ class _BaseMLP(BaseEstimator):
         result = scipy.optimize.minimize(loss_grad, net.parameters.astype(np.float64), method="L-BFGS-B",
                                          jac=True, options=options)
         self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
-        self.loss_ = float(result.fun)
+        self.loss_ = np.float64(result.fun)
         net.parameters = result.x
 
     def _lbfgs_objective(self, X, Y, sw):

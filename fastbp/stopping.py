@@ -70,8 +70,11 @@ class BestTracker:
             self.stalled += 1
         return self.stalled >= self.rule.patience
 
-    def restore(self, parameters, history):
-        """With ``restore_best``, put the best epoch's parameters back and note its epoch."""
+    def restore(self, net, history):
+        """With ``restore_best``, put the best epoch's parameters back into ``net``
+        and note its epoch on the fit's history and on the network's."""
         if self.best is not None and self.rule.restore_best:
-            parameters[...] = self.best[1]
-            history.best_epoch = self.best[2]
+            net._theta[...] = self.best[1]
+            history.best_epoch = net._best_epoch = self.best[2]
+        elif history.interrupted:       # the parameters are those of no recorded epoch
+            net._best_epoch = None

@@ -432,7 +432,7 @@ class Trainer:
                 record["time"] = time.perf_counter() - started
                 record["compile_time"] = self.compile_clock.seconds - compiled
                 self.history.append(record)
-                net._records.append(dict(record))
+                net._add_record(record)
                 bar.set_description_str("fit", refresh=False)
                 bar.update(1)
                 bar.set_postfix(cost=f"{record['cost']:.4g}")
@@ -455,7 +455,7 @@ class Trainer:
         if (not self.x_checked and not len(self.history) and not self.history.interrupted
                 and not v.all_finite(self.X)):
             raise NonFiniteX("X contains NaN or infinity")    # no epoch ran to check it
-        tracker.restore(net._theta, self.history)
+        tracker.restore(net, self.history)
         if self.checkpoint is not None and len(self.history):
             net.save(self.checkpoint)
         return self.history
@@ -530,7 +530,7 @@ class Trainer:
             record["compile_time"] = self.compile_clock.seconds - compiled[0]
             started[0], compiled[0] = time.perf_counter(), self.compile_clock.seconds
             self.history.append(record)
-            net._records.append(dict(record))
+            net._add_record(record)
             stop = callbacks_stop(self.callbacks, epoch, record)
             stop = tracker.update(record, net._theta, epoch) or stop
             if stop:
@@ -548,7 +548,7 @@ class Trainer:
             self.history.interrupted = True
             warnings.warn(f"training interrupted during iteration {len(net._records) + 1}; the network keeps "
                           f"the parameters of the last completed iteration", RuntimeWarning, stacklevel=3)
-            tracker.restore(net._theta, self.history)
+            tracker.restore(net, self.history)
             return self.history
         except BaseException:
             net._theta[...] = accepted[0]       # not a trial point of the line search
@@ -562,6 +562,6 @@ class Trainer:
             raise NumericalError(f"{self.optimizer.method} diverged: the parameters became NaN or "
                                      f"infinite; the network keeps its parameters from before this fit")
         net._theta[...] = final
-        tracker.restore(net._theta, self.history)
+        tracker.restore(net, self.history)
         self.history.optimizer_result = result
         return self.history

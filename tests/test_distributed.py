@@ -264,6 +264,8 @@ def test_one_rank_schedule_early_stopping_and_checkpoint_as_network_fit(mpi, tmp
                               checkpoint=str(tmp_path / "ours.npz"), **kwargs)
     expected = theirs.fit(data["X"], data["y"], checkpoint=str(tmp_path / "theirs.npz"), **kwargs)
     assert len(history) == len(expected) < 12 and history.best_epoch == expected.best_epoch
+    assert ours.history.best_epoch == theirs.history.best_epoch == expected.best_epoch is not None
+    assert fastbp.load(tmp_path / "ours.npz").history.best_epoch == expected.best_epoch
     assert history["learning_rate"] == expected["learning_rate"]
     np.testing.assert_allclose(ours.parameters, theirs.parameters, rtol=0, atol=TOLERANCE["float64"])
     saved = fastbp.load(str(tmp_path / "ours.npz"))

@@ -105,7 +105,7 @@ def saved(tmp_path):
 
 def test_newer_format_version_is_refused(saved):
     _rewrite(saved, format_version=io.FORMAT_VERSION + 1)
-    with pytest.raises(ValueError, match="format version 2 .* upgrade fastbp"):
+    with pytest.raises(ValueError, match=f"format version {io.FORMAT_VERSION + 1} .* upgrade fastbp"):
         fastbp.load(saved)
 
 
@@ -404,6 +404,50 @@ def test_sgd_state_round_trips_and_is_checked(tmp_path):
     assert loaded._optimizer_state.optimizer == net._optimizer_state.optimizer
     _edit(path, optimizer_first=np.full(43, np.inf))
     _rejects(path, "'optimizer_first' contains NaN or infinity")
+
+
+def _early_stopped(path):
+    """A network whose early stopping restored epoch 1 of 2, saved at ``path``."""
+    X, y = _data(20)
+    net = fastbp.Network([4, 5, 3], seed=0)
+    h = net.fit(X, y, epochs=9, learning_rate=1e-12, batch_size=5, validation_fraction=0.25,
+                early_stopping=fastbp.EarlyStopping(monitor="val_cost", patience=1, min_delta=1.0))
+    assert (len(h), h.best_epoch) == (2, 1)
+    net.save(path)
+    return path
+
+
+def test_restored_best_epoch_round_trips(tmp_path):
+    path = _early_stopped(tmp_path / "m.npz")
+    assert fastbp.load(path).history.best_epoch == 1
+    fastbp.Network([4, 5, 3], seed=0).save(path)
+    assert fastbp.load(path).history.best_epoch is None
+
+
+def test_version_1_files_without_best_epoch_still_load(tmp_path):
+    path = _early_stopped(tmp_path / "m.npz")
+
+    def as_version_1(header):
+        header["format_version"] = 1
+        del header["best_epoch"]
+    _edit(path, as_version_1)
+    loaded = fastbp.load(path)
+    assert len(loaded.history) == 2 and loaded.history.best_epoch is None
+    _edit(path, _set(best_epoch=1))
+    _rejects(path, r"unexpected fields \['best_epoch'\]")
+
+
+@pytest.mark.parametrize("edit, pattern", [
+    (_set(best_epoch=0), r"'best_epoch' must be null or a recorded epoch \(1 to 2\); got 0"),
+    (_set(best_epoch=3), r"\(1 to 2\); got 3"),
+    (_set(best_epoch=True), "got True"),
+    (_set(best_epoch="1"), "got '1'"),
+    (lambda h: h.pop("best_epoch"), r"lacks fields \['best_epoch'\]"),
+])
+def test_malformed_best_epoch_is_refused(tmp_path, edit, pattern):
+    path = _early_stopped(tmp_path / "m.npz")
+    _edit(path, edit)
+    _rejects(path, pattern)
 
 
 @pytest.mark.parametrize("edit, pattern", [

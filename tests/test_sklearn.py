@@ -149,6 +149,7 @@ def test_same_trajectory_as_sklearn(data, target, solver, alpha, batch_size):
     # over the epoch's batches (documented), off by up to ~4e-5 with alpha = 0.1 here.
     atol = 1e-12 if batch_size == 120 or alpha == 0 else 1e-4
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-12, atol=atol)
+    assert type(ours.loss_) is type(theirs.loss_) and type(ours.loss_curve_[-1]) is type(theirs.loss_curve_[-1])
     method = "predict_proba" if TARGETS[target] == "MLPClassifier" else "predict"
     np.testing.assert_allclose(getattr(ours, method)(data["X"]), getattr(theirs, method)(data["X"]),
                                rtol=1e-8, atol=1e-10)
@@ -176,7 +177,7 @@ def test_lbfgs_follows_sklearn(data, target):
     theirs.fit(data["X"], data[target])
     assert_params_equal(ours, theirs, rtol=1e-8)
     assert ours.n_iter_ == theirs.n_iter_
-    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-8)
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-8) and type(ours.loss_) is type(theirs.loss_)
     assert not hasattr(ours, "loss_curve_") and not hasattr(theirs, "loss_curve_")
 
 

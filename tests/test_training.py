@@ -274,6 +274,22 @@ def test_adam_on_digits_reaches_97_percent_and_early_stopping_restores_best(digi
     assert best >= 0.97
 
 
+def test_network_history_marks_the_restored_best_epoch_until_training_moves_on():
+    X, y = _problem(7, n=60)
+    net = fastbp.Network([5, 4, 3], seed=0)
+    stop = dict(epochs=100, batch_size=60, learning_rate=1e-12, validation_fraction=0.25,
+                early_stopping=fastbp.EarlyStopping(monitor="val_cost", patience=2, min_delta=1.0))
+    h = net.fit(X, y, **stop)
+    assert (len(h), h.best_epoch, net.history.best_epoch) == (3, 1, 1)
+    h = net.fit(X, y, **stop)                  # epochs are counted over the network's life
+    assert (h.best_epoch, net.history.best_epoch, len(net.history)) == (4, 4, 6)
+    net.fit(X, y, epochs=1, learning_rate=1e-12)
+    assert net.history.best_epoch is None      # the parameters are epoch 7's now
+    net.fit(X, y, **stop)
+    net.reset_optimizer()
+    assert net.history.best_epoch is None and len(net.history) == 0
+
+
 def test_early_stopping_stops_after_patience_epochs_without_improvement():
     X, y = _problem(7, n=60)
     net = fastbp.Network([5, 4, 3], seed=0)
