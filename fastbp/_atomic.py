@@ -26,12 +26,20 @@ def atomic_write(path, mode="wb", encoding=None):
     error, Ctrl-C included, the temporary file is removed and ``path`` is
     untouched."""
     path = os.fspath(path)
+    if os.path.islink(path):
+        path = os.path.realpath(path)       # replace the file the link names, not the link
     directory = os.path.dirname(os.path.abspath(path))
+    # The errors name the user's path (mkstemp and rename would name the temporary file).
     if not os.path.isdir(directory):
-        # (mkstemp would name its temporary file in the error, not the user's path)
         raise FileNotFoundError(errno.ENOENT, f"cannot write {path!r}: the directory {directory!r} does not exist",
                                 path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, f"cannot write {path!r}: it is a directory", path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    except PermissionError:
+        raise PermissionError(errno.EACCES, f"cannot write {path!r}: no permission to create files in "
+                                            f"{directory!r}", path) from None
     try:
         with os.fdopen(fd, mode, encoding=encoding) as handle:
             yield handle

@@ -510,6 +510,7 @@ class _Run:
         n_params = net.n_parameters
         buf = np.zeros(n_params + N_SLOTS, dtype=net.dtype)
         tracker = BestTracker(self.early_stopping)
+        mid_epoch = False       # a Ctrl-C left the parameters between two recorded epochs
         for _ in range(self.epochs):
             epoch = len(net._records) + 1
             lr = self.schedule.rate(epoch, self.lr0, net._records)
@@ -560,7 +561,8 @@ class _Run:
                 self._restore(saved_theta, state, saved_state, previous_state)
                 _agree(comm, failure, f"in epoch {epoch}")
             if stop:        # Ctrl-C on some rank: every rank stops after the same step
-                self.history.interrupted = True
+                self.history.interrupted = mid_epoch = True
+                net._best_epoch = None
                 warnings.warn(f"training interrupted during epoch {epoch} (Ctrl-C on a rank); every rank keeps "
                               f"the parameters after the last completed mini-batch", RuntimeWarning, stacklevel=3)
                 break
@@ -586,7 +588,8 @@ class _Run:
             if self._end_of_epoch(record, epoch, state) or patience_ran_out:
                 break
         tracker.restore(net, self.history)
-        if self.checkpoint is not None and len(self.history):
+        # A checkpoint only ever holds whole epochs: an interrupted one leaves the last save in place.
+        if self.checkpoint is not None and len(self.history) and not mid_epoch:
             error = None
             if self.rank == 0:
                 try:
@@ -633,7 +636,7 @@ class _Run:
         return float(sums[-3]), float(sums[-2]), float(sums[-1])
 
     def _end_of_epoch(self, record, epoch, state):
-        """Record; checkpoint (rank 0) and callbacks (every rank); then one status
+        """Record; callbacks (every rank) and checkpoint (rank 0); then one status
         exchange: errors, stop requests, Ctrl-C and a parameter checksum.
         Returns True when training should stop."""
         net, comm = self.net, self.comm
@@ -647,12 +650,12 @@ class _Run:
                   f"on {self.size} rank{'s' if self.size > 1 else ''}", flush=True)
         error, where, stop = None, "", False
         try:
-            if self.rank == 0 and self.checkpoint is not None and epoch % self.checkpoint_every == 0:
-                where = f"writing the checkpoint after epoch {epoch}"
-                net.save(self.checkpoint)
             where = f"in a callback after epoch {epoch}"
             from .training import callbacks_stop
             stop = callbacks_stop(self.callbacks, epoch, record)
+            if self.rank == 0 and self.checkpoint is not None and epoch % self.checkpoint_every == 0:
+                where = f"writing the checkpoint after epoch {epoch}"
+                net.save(self.checkpoint)       # what the callbacks left
         except Exception as caught:  # carried to every rank
             error = caught
         crc = zlib.crc32(net._theta.view(np.uint8))

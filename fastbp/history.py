@@ -6,6 +6,16 @@ import numbers
 __all__ = ["History"]
 
 
+def _fresh(value):
+    """A metric's value, a per-layer list copied (numbers are immutable)."""
+    return list(value) if isinstance(value, list) else value
+
+
+def copy_record(record):
+    """A copy of one epoch's record sharing nothing mutable with it."""
+    return {key: _fresh(value) for key, value in record.items()}
+
+
 class History:
     """What ``Network.fit`` measured, one record per completed epoch.
 
@@ -36,7 +46,7 @@ class History:
 
     def append(self, record):
         """Add one epoch's record (a dict of metric name -> value; copied)."""
-        self.records.append(dict(record))
+        self.records.append(copy_record(record))
 
     def keys(self):
         """Every metric name any record holds, in the order first seen (a list of str)."""
@@ -49,15 +59,15 @@ class History:
         """``history["cost"]``: one metric over the epochs (a list); ``history[-1]``: one
         epoch's record (a dict copy); ``history[a:b]``: those records (a list of dicts)."""
         if isinstance(key, slice):
-            return [dict(record) for record in self.records[key]]
+            return [copy_record(record) for record in self.records[key]]
         if isinstance(key, numbers.Integral) and not isinstance(key, bool):
             try:
-                return dict(self.records[key])
+                return copy_record(self.records[key])
             except IndexError:
                 raise IndexError(f"epoch index {key} is out of range for {len(self)} recorded epochs") from None
         if key not in self.keys():
             raise KeyError(f"{key!r} was not recorded; recorded: {self.keys()}")
-        return [record.get(key, math.nan) for record in self.records]
+        return [_fresh(record.get(key, math.nan)) for record in self.records]
 
     def __contains__(self, key):
         return key in self.keys()

@@ -6,6 +6,7 @@ and only numeric arrays and one JSON string are accepted. Writes are atomic
 interrupted save never leaves a broken model behind.
 """
 
+import errno
 import json
 import math
 import os
@@ -138,11 +139,12 @@ def save(net, path, training_state=True):
         np.savez(f, **arrays)
 
 def _optimizer_config(optimizer):
+    """The optimizer as its rule: a subclass is saved as the SGD or Adam the kernels ran."""
     from . import optimizers
-    name = type(optimizer).__name__
-    if not isinstance(optimizer, (optimizers.SGD, optimizers.Adam)):
-        return None
-    return {"name": name, **{k: getattr(optimizer, k) for k in optimizer.__dataclass_fields__}}
+    for rule in (optimizers.SGD, optimizers.Adam):
+        if isinstance(optimizer, rule):
+            return {"name": rule.__name__, **{k: getattr(optimizer, k) for k in rule.__dataclass_fields__}}
+    return None
 
 
 #: Every member a model file may hold, and every field of its header.
@@ -219,6 +221,11 @@ def _open_members(path):
         odd = sorted(i.filename for i in infos if not i.filename.endswith(".npy"))
         if odd:
             raise ValueError(f"members {odd} are not numpy arrays")
+        packed = sorted(i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED)
+        if packed:
+            # save never compresses; a compressed member could need thousands of times its size in memory
+            raise ValueError(f"members {packed} are compressed; model files hold uncompressed members "
+                             f"(np.savez, as fastbp.save writes them)")
         return archive, {i.filename[:-len(".npy")]: _Member(archive, i, path) for i in infos}
     except BaseException:
         archive.close()
@@ -337,6 +344,10 @@ def load(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such model file: {path!r}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, f"{path!r} is a directory, not a model file", path)
+    with open(path, "rb"):      # an unreadable file is said as such (zipfile would call it "not a zip archive")
+        pass
     try:
         archive, members = _open_members(path)
     except _CORRUPT as exc:

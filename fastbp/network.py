@@ -11,7 +11,7 @@ from . import kernels as K
 from ._dispatch import choose_blas, work_buffers
 from ._layout import build_layout, split, weight_mask
 from .errors import NumericalError
-from .history import History
+from .history import History, copy_record
 from .initializers import INITIALIZERS, draw
 from .kernels.codes import ACTIVATIONS, COST_OUTPUTS, COSTS, HIDDEN_ACTIVATIONS, N_OUT, OUTPUT_ACTIVATIONS, UNIT_OFF
 
@@ -209,6 +209,7 @@ class Network:
         state = {("_fixed_" + k if isinstance(vars(Network).get(k), _Fixed) else k): value
                  for k, value in state.items()}
         self.__dict__.update(state)
+        self.__dict__.setdefault("_best_epoch", None)     # pickled before networks kept it
         self._fit_lock = threading.RLock()
         self._views = split(self._theta, self._layout)
 
@@ -308,7 +309,7 @@ class Network:
 
     def _add_record(self, record):
         """Record a trained epoch; its parameters replace any restored best epoch's."""
-        self._records.append(dict(record))
+        self._records.append(copy_record(record))
         self._best_epoch = None
 
     def reset_optimizer(self):

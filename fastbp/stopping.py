@@ -76,5 +76,3 @@ class BestTracker:
         if self.best is not None and self.rule.restore_best:
             net._theta[...] = self.best[1]
             history.best_epoch = net._best_epoch = self.best[2]
-        elif history.interrupted:       # the parameters are those of no recorded epoch
-            net._best_epoch = None

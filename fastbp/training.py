@@ -22,7 +22,7 @@ from ._compile_clock import CompileClock
 from ._dispatch import default_blas_threads
 from .datasets import train_test_split
 from .errors import NumericalError
-from .history import History
+from .history import History, copy_record
 from .kernels import codes
 from .stopping import BestTracker, EarlyStopping
 
@@ -153,7 +153,16 @@ def check_fit_arguments(epochs, batch_size, learning_rate, l2, l1, dropout, opti
     elif not isinstance(early_stopping, EarlyStopping):
         raise TypeError(f"early_stopping must be True, False, None or a fastbp.EarlyStopping; "
                         f"got {early_stopping!r}")
-    callbacks = [callbacks] if callable(callbacks) else list(callbacks)
+    if callbacks is None:
+        callbacks = []
+    elif callable(callbacks):
+        callbacks = [callbacks]
+    else:
+        try:
+            callbacks = list(callbacks)
+        except TypeError:
+            raise TypeError(f"callbacks must be a callable f(epoch, logs), a list of them or None; "
+                            f"got {callbacks!r}") from None
     for f in callbacks:
         if not callable(f):
             raise TypeError(f"callbacks must be callables f(epoch, logs); got {f!r}")
@@ -168,7 +177,7 @@ def callbacks_stop(callbacks, epoch, record):
     training by accident)."""
     stop = False
     for f in callbacks:
-        said = f(epoch, dict(record))
+        said = f(epoch, copy_record(record))
         if said is not None and not isinstance(said, (bool, np.bool_)):
             raise TypeError(f"callback {f!r} returned {said!r} after epoch {epoch}: return True to stop "
                             f"training, or None or False to go on")
@@ -380,6 +389,7 @@ class Trainer:
         bar = tqdm(total=self.epochs, desc="fit", unit="epoch", disable=not self.verbose, leave=False)
         if self.verbose:
             self.compile_clock.started = lambda name: bar.set_description_str("fit (compiling kernels, first use)")
+        mid_epoch = False       # the parameters have left the last recorded epoch's
         try:
             for _ in range(self.epochs):
                 epoch = len(net._records) + 1
@@ -401,6 +411,7 @@ class Trainer:
                 weighted_cost = total_weight = 0.0
                 correct = 0
                 net._optimizer_state = state
+                mid_epoch = True
                 for start in range(0, self.n, chunk):
                     c, w, k, _ = epoch_kernel(order[start:start + chunk], hyper, state, mask)
                     weighted_cost += c
@@ -433,14 +444,16 @@ class Trainer:
                 record["compile_time"] = self.compile_clock.seconds - compiled
                 self.history.append(record)
                 net._add_record(record)
+                mid_epoch = False
                 bar.set_description_str("fit", refresh=False)
                 bar.update(1)
                 bar.set_postfix(cost=f"{record['cost']:.4g}")
+
+                # Callbacks see every recorded epoch, the one early stopping ends on too; the
+                # checkpoint and early stopping's snapshot hold what they leave.
+                stop = callbacks_stop(self.callbacks, epoch, record)
                 if self.checkpoint is not None and epoch % self.checkpoint_every == 0:
                     net.save(self.checkpoint)
-
-                # Callbacks see every recorded epoch, the one early stopping ends on too.
-                stop = callbacks_stop(self.callbacks, epoch, record)
                 if tracker.update(record, net._theta, epoch) or stop:
                     break
         except KeyboardInterrupt:
@@ -448,15 +461,20 @@ class Trainer:
             # signal between them, so the parameters (and optimizer state)
             # are those after the last completed mini-batch.
             self.history.interrupted = True
-            warnings.warn(f"training interrupted during epoch {len(net._records) + 1}; the network keeps "
-                          f"the parameters after its last completed mini-batch", RuntimeWarning, stacklevel=3)
+            if mid_epoch:
+                net._best_epoch = None
+                warnings.warn(f"training interrupted during epoch {len(net._records) + 1}; the network keeps "
+                              f"the parameters after its last completed mini-batch", RuntimeWarning, stacklevel=3)
+            else:
+                warnings.warn(f"training interrupted after epoch {len(net._records)}", RuntimeWarning, stacklevel=3)
         finally:
             bar.close()
         if (not self.x_checked and not len(self.history) and not self.history.interrupted
                 and not v.all_finite(self.X)):
             raise NonFiniteX("X contains NaN or infinity")    # no epoch ran to check it
         tracker.restore(net, self.history)
-        if self.checkpoint is not None and len(self.history):
+        # A checkpoint only ever holds whole epochs: an interrupted one leaves the last save in place.
+        if self.checkpoint is not None and len(self.history) and not mid_epoch:
             net.save(self.checkpoint)
         return self.history
 
@@ -532,6 +550,8 @@ class Trainer:
             self.history.append(record)
             net._add_record(record)
             stop = callbacks_stop(self.callbacks, epoch, record)
+            if self.checkpoint is not None and epoch % self.checkpoint_every == 0:
+                net.save(self.checkpoint)
             stop = tracker.update(record, net._theta, epoch) or stop
             if stop:
                 stopped[0] = True
@@ -548,8 +568,7 @@ class Trainer:
             self.history.interrupted = True
             warnings.warn(f"training interrupted during iteration {len(net._records) + 1}; the network keeps "
                           f"the parameters of the last completed iteration", RuntimeWarning, stacklevel=3)
-            tracker.restore(net, self.history)
-            return self.history
+            return self._finish_full_batch(tracker)
         except BaseException:
             net._theta[...] = accepted[0]       # not a trial point of the line search
             raise
@@ -562,6 +581,12 @@ class Trainer:
             raise NumericalError(f"{self.optimizer.method} diverged: the parameters became NaN or "
                                      f"infinite; the network keeps its parameters from before this fit")
         net._theta[...] = final
-        tracker.restore(net, self.history)
         self.history.optimizer_result = result
+        return self._finish_full_batch(tracker)
+
+    def _finish_full_batch(self, tracker):
+        """Early stopping's best iterate back, and the final checkpoint (whole iterations only)."""
+        tracker.restore(self.net, self.history)
+        if self.checkpoint is not None and len(self.history):
+            self.net.save(self.checkpoint)
         return self.history

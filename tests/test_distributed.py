@@ -242,6 +242,30 @@ def test_one_rank_equals_network_fit(mpi, tmp_path, optimizer):
     np.testing.assert_allclose(ours.parameters, theirs.parameters, rtol=0, atol=TOLERANCE["float64"])
 
 
+def test_one_rank_ctrl_c_inside_an_epoch_leaves_the_checkpoint_at_the_last_whole_one(mpi, tmp_path, monkeypatch):
+    data = np.load(make_data(str(tmp_path)))
+    path = tmp_path / "ckpt.npz"
+    kwargs = dict(batch_size=16, learning_rate=0.02, optimizer="adam")
+    reference = fastbp.Network([8, 12, 3], seed=0, **SOFTMAX)
+    net = reference.copy()
+    reference.fit(data["X"], data["y"], epochs=1, **kwargs)
+    real, calls = distributed.local_gradient, []
+
+    def ctrl_c_in_epoch_2(*args):
+        calls.append(1)
+        if len(calls) == -(-len(data["X"]) // 16) + 3:    # the third step of epoch 2
+            os.kill(os.getpid(), signal.SIGINT)     # fit's handler turns it into a flag
+        return real(*args)
+    monkeypatch.setattr(distributed, "local_gradient", ctrl_c_in_epoch_2)
+    with pytest.warns(RuntimeWarning, match="interrupted during epoch 2"):
+        history = distributed.fit(net, data["X"], data["y"], comm=mpi[0].COMM_SELF, epochs=4, checkpoint=str(path),
+                                  **kwargs)
+    assert history.interrupted and len(history) == 1
+    saved = fastbp.load(path)
+    np.testing.assert_allclose(saved.parameters, reference.parameters, rtol=0, atol=TOLERANCE["float64"])
+    assert saved._optimizer_state.step[0] == reference._optimizer_state.step[0]
+
+
 def test_one_rank_accuracy_leaves_out_steps_of_zero_weight_as_network_fit(mpi):
     rng = np.random.default_rng(5)
     X, y = rng.random((20, 8)), rng.integers(0, 3, 20)

@@ -62,7 +62,7 @@ def test_checkpoint_is_written_every_k_epochs(tmp_path):
     net.fit(X, y, epochs=5, checkpoint=path, checkpoint_every=2,
             callbacks=[lambda epoch, logs: seen.append(len(fastbp.load(path).history)
                                                        if path.exists() else 0)])
-    assert seen == [0, 2, 2, 4, 4]                 # saved after epochs 2 and 4 ...
+    assert seen == [0, 0, 2, 2, 4]                 # saved after epochs 2 and 4, after their callbacks ...
     assert len(fastbp.load(path).history) == 5     # ... and at the end
 
 
@@ -406,6 +406,17 @@ def test_sgd_state_round_trips_and_is_checked(tmp_path):
     _rejects(path, "'optimizer_first' contains NaN or infinity")
 
 
+def test_a_subclassed_optimizer_is_saved_as_the_rule_it_ran(tmp_path):
+    class MyAdam(fastbp.optimizers.Adam):
+        pass
+    X, y = _data(20)
+    net = fastbp.Network([4, 5, 3], seed=0)
+    net.fit(X, y, epochs=1, optimizer=MyAdam(beta1=0.8), learning_rate=0.01, batch_size=5)
+    net.save(tmp_path / "m.npz")
+    loaded = fastbp.load(tmp_path / "m.npz")._optimizer_state.optimizer
+    assert type(loaded) is fastbp.optimizers.Adam and loaded.beta1 == 0.8
+
+
 def _early_stopped(path):
     """A network whose early stopping restored epoch 1 of 2, saved at ``path``."""
     X, y = _data(20)
@@ -519,6 +530,37 @@ def test_writing_into_a_missing_directory_names_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"cannot write .*model\.npz.*'[^']*missing' does not exist"):
         io.save(net, target)
     assert not (tmp_path / "missing").exists()
+
+
+def test_writes_name_the_users_path_and_follow_symlinks(tmp_path, monkeypatch):
+    import tempfile
+    net = fastbp.Network([3, 2], seed=0)
+    with pytest.raises(IsADirectoryError, match=r"cannot write .*: it is a directory"):
+        io.save(net, tmp_path)
+    with pytest.raises(IsADirectoryError, match="is a directory, not a model file"):
+        fastbp.load(tmp_path)
+    real = tmp_path / "real.npz"
+    link = tmp_path / "link.npz"
+    fastbp.Network([3, 2], seed=1).save(real)
+    link.symlink_to(real)
+    net.save(link)
+    assert link.is_symlink() and np.array_equal(fastbp.load(real).parameters, net.parameters)
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", "/somewhere/.m.npz.x.tmp")
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    with pytest.raises(PermissionError, match=r"cannot write .*m\.npz.*no permission to create files in"):
+        net.save(tmp_path / "m.npz")
+
+
+def test_compressed_members_are_refused(tmp_path):
+    # A few KB of compressed zeros could otherwise claim gigabytes once read.
+    path = tmp_path / "m.npz"
+    fastbp.Network([4, 5, 3], seed=0).save(path)
+    with np.load(path) as data:
+        members = {k: data[k] for k in data.files}
+    np.savez_compressed(path, **members)
+    _rejects(path, r"members \['header.npy', 'parameters.npy'\] are compressed")
 
 
 @pytest.mark.parametrize("call, error, match", [

@@ -272,6 +272,14 @@ def test_pickle_round_trip_keeps_views_and_training_state():
     np.testing.assert_array_equal(clone.parameters, net.parameters)
 
 
+def test_networks_pickled_before_best_epoch_existed_still_work(tmp_path):
+    net = fastbp.Network([3, 2], seed=0)
+    del net._best_epoch                               # as a Network pickled by fastbp before it
+    clone = pickle.loads(pickle.dumps(net))
+    assert clone.history.best_epoch is None and clone.copy().history.best_epoch is None
+    clone.save(tmp_path / "m.npz")
+
+
 def test_read_only_inputs_are_accepted():
     X = np.random.default_rng(0).normal(size=(20, 3))
     X.flags.writeable = False

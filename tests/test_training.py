@@ -462,6 +462,96 @@ def test_interrupt_keeps_the_last_completed_mini_batch(monkeypatch):
     np.testing.assert_array_equal(net.parameters, calls[-1])
 
 
+def test_an_interrupted_epoch_never_reaches_the_checkpoint(monkeypatch, tmp_path):
+    from fastbp import training
+    X, y = _problem(10, n=40)
+    path = tmp_path / "ckpt.npz"
+    reference = fastbp.Network([5, 4, 3], seed=0)
+    reference.fit(X, y, epochs=1, batch_size=4, optimizer="adam")
+    net = fastbp.Network([5, 4, 3], seed=0)
+    monkeypatch.setattr(training, "CHUNK_SAMPLES", 8)      # 2 mini-batches per chunk
+    real, calls = training.K.train_epoch, []
+
+    def interrupted_in_epoch_2(*args):
+        calls.append(1)
+        if len(calls) == 5 + 2:                          # 5 chunks per epoch
+            raise KeyboardInterrupt
+        return real(*args)
+    monkeypatch.setattr(training.K, "train_epoch", interrupted_in_epoch_2)
+    with pytest.warns(RuntimeWarning, match="interrupted during epoch 2"):
+        net.fit(X, y, epochs=4, batch_size=4, optimizer="adam", checkpoint=path)
+    saved = fastbp.load(path)
+    assert len(saved.history) == 1
+    np.testing.assert_array_equal(saved.parameters, reference.parameters)
+    assert saved._optimizer_state.step[0] == reference._optimizer_state.step[0] == 10
+
+
+def test_ctrl_c_after_an_epoch_still_saves_it(tmp_path):
+    X, y = _problem(10, n=40)
+    path = tmp_path / "ckpt.npz"
+    net = fastbp.Network([5, 4, 3], seed=0)
+
+    def interrupt_after_epoch_2(epoch, logs):
+        if epoch == 2:
+            raise KeyboardInterrupt
+    with pytest.warns(RuntimeWarning, match="interrupted after epoch 2"):
+        h = net.fit(X, y, epochs=4, batch_size=4, checkpoint=path, checkpoint_every=3,
+                    callbacks=interrupt_after_epoch_2)
+    assert h.interrupted and len(h) == 2
+    np.testing.assert_array_equal(fastbp.load(path).parameters, net.parameters)
+
+
+def test_the_checkpoint_holds_what_callbacks_leave(tmp_path):
+    X, y = _problem(10, n=40)
+    path = tmp_path / "ckpt.npz"
+    net = fastbp.Network([5, 4, 3], seed=0)
+    seen = []
+
+    def clip_then_look(epoch, logs):
+        np.clip(net.weights[0], -0.1, 0.1, out=net.weights[0])
+        seen.append(fastbp.load(path).parameters if path.exists() else None)
+    net.fit(X, y, epochs=2, batch_size=4, learning_rate=3.0, checkpoint=path, callbacks=clip_then_look)
+    assert seen[0] is None                               # not written before the epoch's callbacks
+    assert np.abs(seen[1][:20]).max() <= 0.1             # epoch 1's checkpoint: clipped first-layer weights
+    np.testing.assert_array_equal(fastbp.load(path).parameters, net.parameters)
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "cg"])
+def test_full_batch_optimizers_write_checkpoints(tmp_path, optimizer):
+    X, y = _problem(10, n=40)
+    path = tmp_path / "ckpt.npz"
+    net = fastbp.Network([5, 4, 3], seed=0)
+    seen = {}
+
+    def look(epoch, logs):
+        seen[epoch] = (len(fastbp.load(path).history) if path.exists() else 0, net.parameters.copy())
+    h = net.fit(X, y, epochs=5, optimizer=optimizer, checkpoint=path, checkpoint_every=2, callbacks=look)
+    assert len(h) == 5 and [seen[e][0] for e in range(1, 6)] == [0, 0, 2, 2, 4]
+    saved = fastbp.load(path)
+    assert len(saved.history) == 5
+    np.testing.assert_array_equal(saved.parameters, net.parameters)
+
+
+def test_records_share_no_lists_with_callbacks_histories_or_the_network(tmp_path):
+    X, y = _problem(10, n=40)
+    net = fastbp.Network([5, 4, 3], seed=0)
+    h = net.fit(X, y, epochs=2, diagnostics=True, callbacks=lambda e, logs: logs["grad_norms"].append("oops"))
+    h[-1]["grad_norms"][0] = -1.0
+    h["grad_norms"][0][0] = -1.0
+    net.history["grad_norms"][0][0] = -1.0
+    for history in (h, net.history):
+        assert all(len(norms) == 2 and min(norms) >= 0 for norms in history["grad_norms"])
+    net.save(tmp_path / "m.npz")
+    assert fastbp.load(tmp_path / "m.npz").history["grad_norms"] == net.history["grad_norms"]
+
+
+def test_callbacks_none_means_no_callbacks_and_other_values_are_named():
+    X, y = _problem(10, n=40)
+    assert len(fastbp.Network([5, 3], seed=0).fit(X, y, epochs=1, callbacks=None)) == 1
+    with pytest.raises(TypeError, match="callbacks must be a callable .*; got 3"):
+        fastbp.Network([5, 3], seed=0).fit(X, y, epochs=1, callbacks=3)
+
+
 def test_bad_training_options_raise_before_anything_changes():
     X, y = _problem()
     net = fastbp.Network([5, 6, 3], seed=0)
