@@ -63,7 +63,8 @@ class _LayerViews(list):
             raise ValueError(f"{self._name}[{i}] must have shape {view.shape}; got shape {arr.shape}")
         return v._to_dtype(f"{self._name}[{i}]", arr, self._dtype)
 
-    def __setitem__(self, index, value):
+    def _checked_items(self, index, value):
+        """(layer indices, checked arrays) for ``self[index] = value``; nothing is written."""
         if isinstance(index, slice):
             indices = range(len(self))[index]
             values = list(value)
@@ -72,8 +73,10 @@ class _LayerViews(list):
                                  f"got {len(values)}")
         else:
             indices, values = [range(len(self))[index]], [value]
-        checked = [self._checked(i, val) for i, val in zip(indices, values)]
-        for i, arr in zip(indices, checked):
+        return indices, [self._checked(i, val) for i, val in zip(indices, values)]
+
+    def __setitem__(self, index, value):
+        for i, arr in zip(*self._checked_items(index, value)):
             list.__getitem__(self, i)[...] = arr
 
     def checked(self, values):
@@ -192,6 +195,15 @@ class Network:
         clone._fit_lock = threading.RLock()
         clone._views = split(clone._theta, clone._layout)
         return clone
+
+    def _share_parameters(self, other):
+        """Use ``other``'s parameter buffer (a Network of the same sizes): writes through either show
+        in both, and views taken from ``other`` stay live (fastbp.nielsen's change of cost)."""
+        if other._theta.shape != self._theta.shape or other._theta.dtype != self._theta.dtype:
+            raise ValueError(f"cannot share parameters of shape {other._theta.shape} {other._theta.dtype} with a "
+                             f"network of {self._theta.shape} {self._theta.dtype}")
+        self._theta = other._theta
+        self._views = split(self._theta, self._layout)
 
     def _move_parameters(self):
         """Give the parameters a fresh buffer with the same values: arrays viewing the old buffer keep

@@ -354,11 +354,17 @@ def test_the_exercises_names_and_call_orders():
     assert ng.computeNumericalGradient is ng.compute_numerical_gradient
     calls = []
 
-    def counting(*args):
-        calls.append(args[-1])
-        return ng.nnCostFunction(*args)
-    assert ng.checkNNGradients(counting, 3.0, verbose=False) < 1e-9
-    assert set(calls) == {3.0}
+    def port_style(nn_params, il, hl, nl, X, y, lambda_):
+        # written for the Python port: labels 0..K-1 (np.eye(K)[y]), parameters unrolled row-major
+        calls.append((lambda_, sorted(set(y.tolist()))))
+        T1, T2 = nn_params[:hl * (il + 1)].reshape(hl, il + 1), nn_params[hl * (il + 1):].reshape(nl, hl + 1)
+        J, grad = ng.nnCostFunction(np.concatenate([T1.ravel(order="F"), T2.ravel(order="F")]), il, hl, nl, X,
+                                    np.argmax(np.eye(nl)[y], axis=1) + 1, lambda_)
+        G1, G2 = grad[:T1.size].reshape(T1.shape, order="F"), grad[T1.size:].reshape(T2.shape, order="F")
+        return J, np.concatenate([G1.ravel(), G2.ravel()])
+    assert ng.checkNNGradients(port_style, 3.0, verbose=False) < 1e-9
+    assert {call[0] for call in calls} == {3.0} and calls[0][1] == [0, 1, 2]
+    # fastbp's own function keeps the exercise's conventions in either order
     assert ng.checkNNGradients(3.0, verbose=False) == ng.checkNNGradients(ng.nnCostFunction, 3.0, verbose=False)
 
 

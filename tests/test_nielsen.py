@@ -238,7 +238,7 @@ HIS_COST = {network2.QuadraticCost: QuadraticCost, network2.CrossEntropyCost: Cr
 def his_copy(net):
     """His network holding copies of a fastbp.nielsen network's parameters."""
     if isinstance(net, network2.Network):
-        his = HisNetwork2(net.sizes, cost=HIS_COST[net.cost])
+        his = HisNetwork2(net.sizes, cost=HIS_COST[net.cost if isinstance(net.cost, type) else type(net.cost)])
         his.weights = [w.copy() for w in net.weights]
         his.biases = [b.copy() for b in net.biases]
         return his
@@ -459,6 +459,47 @@ def test_weights_and_biases_are_views_with_his_snapshot_semantics():
     assert type(snapshot) is list and np.all(snapshot[1] == 0.5) and np.all(twin.weights[1] == 0.5)
     twin.SGD(list(his_format(10, n_in=10, n_out=4, seed=14)), 1, 5, 1.0)
     assert np.all(net.weights[1] == 9.0)
+
+
+def test_replacing_a_layer_leaves_arrays_taken_from_it_as_his_do():
+    np.random.seed(3)
+    net = network2.Network([4, 3, 3])
+    weights, biases = net.weights, net.biases
+    w = net.weights[0]
+    saved = w.copy()
+    net.weights[0] = w + 1.0                        # his list slot now holds a new array ...
+    np.testing.assert_array_equal(w, saved)         # ... and the one taken before keeps its values
+    np.testing.assert_array_equal(net.weights[0], saved + 1.0)
+    assert weights is net.weights and biases is net.biases      # one list each, as his, until training
+    np.testing.assert_array_equal(weights[0], saved + 1.0)
+    weights[1][...] = 0.0
+    biases[0][...] = 0.0
+    assert np.all(his_copy(net).weights[1] == 0) and np.all(his_copy(net).biases[0] == 0)
+    assert pickle.loads(pickle.dumps(net)).weights[0][0, 0] == net.weights[0][0, 0]
+
+    # The textbook gradient check by hand agrees with backprop.
+    x, y = np.random.rand(4, 1), network2.vectorized_result(1)[:3]
+    w, eps, (j, k) = net.weights[0], 1e-6, (1, 2)
+    bump = np.zeros_like(w)
+    bump[j, k] = eps
+    net.weights[0] = w + bump
+    up = net.cost.fn(net.feedforward(x), y)
+    net.weights[0] = w - bump
+    down = net.cost.fn(net.feedforward(x), y)
+    net.weights[0] = w
+    assert (up - down) / (2 * eps) == pytest.approx(net.backprop(x, y)[1][0][j, k], rel=1e-6)
+
+
+def test_costs_may_be_given_as_instances_and_changing_cost_keeps_arrays_live(tmp_path):
+    net = network2.Network([5, 4, 3], cost=network2.CrossEntropyCost())        # as his chapter 3 scripts do
+    assert isinstance(net.cost, network2.CrossEntropyCost)
+    w = net.weights[0]
+    net.cost = network2.QuadraticCost()
+    w[...] = 0.0                                    # his cost is only an attribute: w is still the network's
+    assert np.all(net.weights[0] == 0) and np.all(his_copy(net).weights[0] == 0)
+    net.save(tmp_path / "net.json")
+    assert json.load(open(tmp_path / "net.json"))["cost"] == "QuadraticCost"
+    assert network2.load(tmp_path / "net.json").cost is network2.QuadraticCost
 
 
 def _port_stop(accuracies, n):

@@ -196,14 +196,37 @@ def _layer_values(value, shape, name):
 
 
 class _Layers(_LayerViews):
-    """``fastbp.Network``'s checked list of views, with his conventions for the values: any
-    float64-convertible array of the layer's shape, and an (n,) vector for an (n, 1) bias column."""
+    """His ``net.weights`` or ``net.biases`` list: ``fastbp.Network``'s checked list of views, with his
+    conventions for the values (any float64-convertible array of the layer's shape, and an (n,)
+    vector for an (n, 1) bias column) and for replacing one (``net.weights[l] = W``, below)."""
 
-    def __init__(self, views, name):
-        super().__init__(views, name, np.float64)
+    def __init__(self, owner, name):
+        super().__init__(owner._views(name), name, np.float64)
+        self._owner = owner
+        self._buffer = owner._core.parameters
 
     def _checked(self, i, value):
         return _layer_values(value, list.__getitem__(self, i).shape, f"{self._name}[{i}]")
+
+    def _current(self):
+        """Whether this is still the network's list (training replaces his lists with new ones)."""
+        return self._owner._core.parameters is self._buffer
+
+    def _rebind(self):
+        """Point this list at the network's parameters again, after they moved to a new buffer."""
+        list.__setitem__(self, slice(None), self._owner._views(self._name))
+        self._buffer = self._owner._core.parameters
+
+    def __setitem__(self, index, value):
+        """His list-slot replacement: the network and this list then hold the new array, and an
+        array taken from the slot before keeps its values (as his replaced array does). A list the
+        network no longer uses (from before training) changes alone, as his old list would."""
+        indices, checked = self._checked_items(index, value)
+        if not self._current():
+            for i, arr in zip(indices, checked):
+                list.__getitem__(self, i)[...] = arr
+            return
+        self._owner._replace(self._name, indices, checked)
 
 
 # ------------------------------------------------------------ shared machinery
@@ -231,11 +254,12 @@ class _CoreBacked:
         self._slices = slices
 
     def _set_core_cost(self, cost_name):
-        """Rebuild the compiled network for another cost, keeping the parameters and the generator."""
+        """Rebuild the compiled network for another cost on the same parameter buffer and generator:
+        his cost is only an attribute, so arrays taken from the lists stay the network's."""
         if cost_name == self._core.cost_name:
             return
         core = _CoreNetwork(self.sizes, "sigmoid", "sigmoid", cost_name, np.float64, seed=self._rng, init="zeros")
-        core.parameters = self._core.parameters
+        core._share_parameters(self._core)
         self._core = core
 
     # ------------------------------------------------------------ parameters
@@ -247,40 +271,61 @@ class _CoreBacked:
         p = self._core.parameters
         return [p[b0:b0 + n_out].reshape(n_out, 1) for _, b0, n_out, _ in self._slices]
 
+    def _views(self, name):
+        return self._weight_views() if name == "weights" else self._bias_views()
+
     def _detach_views(self):
         """Before the parameters change: if views were handed out, move the parameters to a fresh buffer
         so that those keep their values, as his arrays do when a step replaces them."""
         if self.__dict__.pop("_views_out", False):
             self._core._move_parameters()
 
+    def _layers(self, name):
+        """The network's ``name`` list: the same list object until training replaces it, as his is."""
+        lists = self.__dict__.setdefault("_lists", {})
+        if name not in lists or not lists[name]._current():
+            lists[name] = _Layers(self, name)
+        self._views_out = True
+        return lists[name]
+
     @property
     def weights(self):
         """weights[l]: (sizes[l+1], sizes[l]) view; weights[l][j, k] joins unit k to unit j. Writes change
         the network; after further training the list keeps the values it had (his semantics)."""
-        self._views_out = True
-        return _Layers(self._weight_views(), "weights")
+        return self._layers("weights")
 
     @weights.setter
     def weights(self, values):
-        self._assign(self._weight_views, values, "weights")
+        self._replace("weights", range(len(self._slices)), _Layers(self, "weights").checked(values), whole=True)
 
     @property
     def biases(self):
         """biases[l]: (sizes[l+1], 1) view, like ``weights``."""
-        self._views_out = True
-        return _Layers(self._bias_views(), "biases")
+        return self._layers("biases")
 
     @biases.setter
     def biases(self, values):
-        self._assign(self._bias_views, values, "biases")
+        self._replace("biases", range(len(self._slices)), _Layers(self, "biases").checked(values), whole=True)
 
-    def _assign(self, views, values, name):
-        """Check every array against ``views()``'s shapes, then (views handed out left with their values,
-        as his replaced arrays are) copy them in."""
-        checked = _Layers(views(), name).checked(values)
+    def _replace(self, name, indices, arrays, whole=False):
+        """Replace layers ``indices`` of ``name`` by the checked ``arrays``, as his code replaces list
+        slots (or, ``whole``, the list): arrays taken from the replaced slots (or list) keep their
+        values, so if views were handed out the parameters move to a fresh buffer first, and the lists
+        that stay the network's follow them there. An array taken from another slot then no longer
+        reaches the network (his would): take it from the list again."""
+        lists = self.__dict__.get("_lists", {})
+        staying = [lst for key, lst in lists.items() if lst._current() and not (whole and key == name)]
         self._detach_views()
-        for target, value in zip(views(), checked):
+        for target, value in zip([self._views(name)[i] for i in indices], arrays):
             target[...] = value
+        for lst in staying:
+            lst._rebind()
+            self._views_out = True
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_lists", None)       # views of this network's buffer, rebuilt on use
+        return state
 
     # ------------------------------------------------------------------ data
     def _overrides(self, *names):

@@ -80,12 +80,17 @@ class CrossEntropyCost:
 _COSTS = {"QuadraticCost": (QuadraticCost, "quadratic"), "CrossEntropyCost": (CrossEntropyCost, "cross_entropy")}
 
 
+def _cost_class(cost):
+    """QuadraticCost or CrossEntropyCost, given as the class or (his methods being static) an instance."""
+    for cls, _ in _COSTS.values():
+        if cost is cls or type(cost) is cls:
+            return cls
+    raise ValueError(f"cost must be fastbp.nielsen.network2.QuadraticCost or CrossEntropyCost, the class or an "
+                     f"instance (the costs the compiled kernels implement); got {cost!r}")
+
+
 def _core_cost(cost):
-    for cls, name in _COSTS.values():
-        if cost is cls:
-            return name
-    raise ValueError(f"cost must be fastbp.nielsen.network2.QuadraticCost or CrossEntropyCost (the costs the "
-                     f"compiled kernels implement); got {cost!r}")
+    return _COSTS[_cost_class(cost).__name__][1]
 
 
 # ------------------------------------------------------------------ network
@@ -101,7 +106,7 @@ class Network(_CoreBacked):
 
     @property
     def cost(self):
-        """The cost class, ``QuadraticCost`` or ``CrossEntropyCost``; assignable."""
+        """The cost, ``QuadraticCost`` or ``CrossEntropyCost`` (or an instance), as given; assignable."""
         return self._cost
 
     @cost.setter
@@ -260,7 +265,7 @@ class Network(_CoreBacked):
         data = {"sizes": self.sizes,
                 "weights": [w.tolist() for w in self.weights],
                 "biases": [b.tolist() for b in self.biases],
-                "cost": str(self.cost.__name__)}
+                "cost": _cost_class(self.cost).__name__}
         with atomic_write(filename, "w", encoding="utf-8") as f:
             f.write(json.dumps(data))
 
