@@ -411,20 +411,22 @@ class _Run:
         # Rank 0's parameters, generator, optimizer state and epoch records everywhere.
         comm.Bcast(net._theta, root=0)
         state = net._optimizer_state
-        rng, records, best, state = comm.bcast(
-            (net._rng, net._records, net._best_epoch, state) if self.rank == 0 else None, root=0)
+        rng, records, best, split_seed, state = comm.bcast(
+            (net._rng, net._records, net._best_epoch, net._split_seed, state) if self.rank == 0 else None, root=0)
         if self.rank != 0:
-            net._rng, net._records, net._best_epoch, net._optimizer_state = (
-                rng, [dict(r) for r in records], best, state)
+            net._rng, net._records, net._best_epoch, net._split_seed, net._optimizer_state = (
+                rng, [dict(r) for r in records], best, split_seed, state)
 
         if self.validation_fraction is not None:
-            # As Network.fit: from the network's generator, now the same on every rank
-            # (with shards, each rank splits its own rows with a generator of its own).
+            # As Network.fit: from the network's split seed, the same on every rank (with
+            # shards, each rank splits its own rows with a generator of its own).
             error = None
             try:
                 from .training import split_validation
-                self.data, self.validation = split_validation(*self.data, self.validation_fraction,
-                                                              self._rank_rng(always=True))
+                seed = net._validation_split_seed()
+                rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(self.rank,)) if self.shard
+                                            else seed)
+                self.data, self.validation = split_validation(*self.data, self.validation_fraction, rng)
             except Exception as caught:  # carried to every rank
                 error = caught
             _agree(comm, error, "splitting off its validation part")
@@ -473,13 +475,13 @@ class _Run:
         s = np.arange(steps + 1)
         return sum(np.diff(s * count // steps) for count in self.counts)
 
-    def _rank_rng(self, always=False):
+    def _rank_rng(self):
         """The generator to draw from: the network's own (the same on every rank) for
         whole data, as Network.fit; with shards, one per rank seeded from it (None
         when an epoch draws nothing)."""
         if not self.shard:
             return self.net._rng
-        if not always and not self.shuffle and self.dropout == 0.0:
+        if not self.shuffle and self.dropout == 0.0:
             return None
         seed = int(self.net._rng.integers(0, 2 ** 63))
         return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(self.rank,)))

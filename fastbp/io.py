@@ -21,7 +21,7 @@ __all__ = ["save", "load", "FORMAT_VERSION"]
 
 FORMAT = "fastbp-model"
 #: Version of the file layout; files from a newer version are refused.
-#: 2 added the training state's ``best_epoch``; version 1 files still load.
+#: 2 added the training state's ``best_epoch`` and ``split_seed``; version 1 files still load.
 FORMAT_VERSION = 2
 
 
@@ -106,8 +106,9 @@ def save(net, path, training_state=True):
     version, sizes, activations, cost, dtype and fastbp version. With
     ``training_state`` (default) it also holds what continuing training
     needs to match an uninterrupted run: the optimizer's velocity/moments,
-    the random generator's state, the epoch records and the epoch whose
-    parameters early stopping restored (``history.best_epoch``).
+    the random generator's state, the epoch records, the epoch whose
+    parameters early stopping restored (``history.best_epoch``) and the
+    seed of the ``validation_fraction`` split.
     """
     header = {
         "format": FORMAT,
@@ -130,6 +131,7 @@ def save(net, path, training_state=True):
         header["rng"] = _rng_state(net._rng)
         header["records"] = net._records
         header["best_epoch"] = net._best_epoch
+        header["split_seed"] = net._split_seed
         if state is not None:
             arrays["optimizer_first"] = state.first
             arrays["optimizer_second"] = state.second
@@ -151,9 +153,9 @@ def _optimizer_config(optimizer):
 _MEMBERS = ("header", "parameters", "optimizer_first", "optimizer_second", "optimizer_step")
 _HEADER_FIELDS = ("format", "format_version", "fastbp_version", "sizes", "hidden_activation",
                   "output_activation", "cost", "dtype", "leaky_slope", "init", "n_parameters", "training_state")
-_TRAINING_FIELDS = ("optimizer", "rng", "records", "best_epoch")
+_TRAINING_FIELDS = ("optimizer", "rng", "records", "best_epoch", "split_seed")
 #: Training-state fields that first appeared in a format version after 1.
-_TRAINING_FIELDS_SINCE = {"best_epoch": 2}
+_TRAINING_FIELDS_SINCE = {"best_epoch": 2, "split_seed": 2}
 _READ_CHUNK = 1 << 20
 
 try:                                   # errors a corrupt zip member can raise while it is decompressed
@@ -383,12 +385,15 @@ def load(path):
         # Training state, all checked before the network is built.
         optimizer = rng = None
         records = []
-        best_epoch = None
+        best_epoch = split_seed = None
         if header["training_state"]:
             records = _check_records(path, header["records"])
             best_epoch = header.get("best_epoch")       # version 1 files have none
             if best_epoch is not None and not (type(best_epoch) is int and 1 <= best_epoch <= len(records)):
                 _fail(path, "best_epoch", f"null or a recorded epoch (1 to {len(records)})", best_epoch)
+            split_seed = header.get("split_seed")       # version 1 files have none
+            if split_seed is not None and not (type(split_seed) is int and 0 <= split_seed < 2 ** 63):
+                _fail(path, "split_seed", "null or an integer in [0, 2**63)", split_seed)
             if header["rng"] is not None:
                 rng = _restore_rng(header["rng"], path)
             if header["optimizer"] is not None:
@@ -428,5 +433,6 @@ def load(path):
         net._rng = rng
     net._records = records
     net._best_epoch = best_epoch
+    net._split_seed = split_seed
     net._optimizer_state = state
     return net

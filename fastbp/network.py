@@ -184,6 +184,7 @@ class Network:
         self._optimizer_state = None    # velocity / moments, carried between fits
         self._records = []              # every epoch ever trained, for schedules and `history`
         self._best_epoch = None         # the recorded epoch whose parameters early stopping put back
+        self._split_seed = None         # validation_fraction's split, drawn on first use and kept
         self._fit_lock = threading.RLock()   # fits on one network run one after the other
 
     def __deepcopy__(self, memo):
@@ -221,7 +222,8 @@ class Network:
         state = {("_fixed_" + k if isinstance(vars(Network).get(k), _Fixed) else k): value
                  for k, value in state.items()}
         self.__dict__.update(state)
-        self.__dict__.setdefault("_best_epoch", None)     # pickled before networks kept it
+        self.__dict__.setdefault("_best_epoch", None)     # pickled before networks kept these
+        self.__dict__.setdefault("_split_seed", None)
         self._fit_lock = threading.RLock()
         self._views = split(self._theta, self._layout)
 
@@ -516,7 +518,8 @@ class Network:
         dropout: probability of dropping each hidden unit (inverted dropout;
             masks from the network's generator; none at prediction time).
         validation_data: (X_val, y_val), or ``validation_fraction`` to split a
-            stratified part off the training data; evaluated after each epoch.
+            stratified part off the training data (the same rows in every fit of
+            this network); evaluated after each epoch.
         early_stopping: True or ``fastbp.EarlyStopping(monitor, patience,
             min_delta, restore_best)``; the best weights are restored.
         evaluate_training: also record the cost and accuracy of a full pass
@@ -571,10 +574,11 @@ class Network:
         flags = {name: v.check_bool(name, value) for name, value in
                  (("evaluate_training", evaluate_training), ("diagnostics", diagnostics), ("shuffle", shuffle),
                   ("verbose", verbose))}
-        rng_state = self._rng.bit_generator.state
+        rng_state, split_seed = self._rng.bit_generator.state, self._split_seed
         try:
             if validation_data is None and validation_fraction is not None:
-                data, validation = split_validation(*data, validation_fraction, self._rng)
+                data, validation = split_validation(*data, validation_fraction,
+                                                    np.random.default_rng(self._validation_split_seed()))
                 if deferred and not v.all_finite(validation[0]):
                     raise ValueError("X contains NaN or infinity")
             trainer = Trainer(self, data, validation, epochs, batch_size, learning_rate, l2, l1, dropout,
@@ -582,14 +586,24 @@ class Network:
                               flags["diagnostics"], flags["shuffle"], flags["verbose"], callbacks, checkpoint,
                               checkpoint_every, threads, parallel, x_checked=not deferred)
         except ValueError:
-            self._rng.bit_generator.state = rng_state     # a refused fit leaves the generator as it was
+            # a refused fit leaves the generator as it was
+            self._rng.bit_generator.state, self._split_seed = rng_state, split_seed
             raise
         with self._fit_lock:
             try:
                 return trainer.run()
             except NonFiniteX as bad:
-                self._rng.bit_generator.state = rng_state
+                self._rng.bit_generator.state, self._split_seed = rng_state, split_seed
                 raise ValueError(str(bad)) from None
+
+    def _validation_split_seed(self):
+        """The seed of ``validation_fraction``'s split: drawn from the network's generator by its
+        first fit with one and kept, so every later fit on the same data (one resumed from a
+        checkpoint too) holds the same rows out, and a row never trains in one fit and
+        validates in the next."""
+        if self._split_seed is None:
+            self._split_seed = int(self._rng.integers(0, 2 ** 63))
+        return self._split_seed
 
     def save(self, path, training_state=True):
         """Write the network to ``path`` (``.npz``: flat parameters + JSON header), atomically.

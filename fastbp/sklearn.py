@@ -179,7 +179,7 @@ class _ParameterList(list):
 
 #: Network attributes holding training state (generator, optimizer moments, epoch records) that a
 #: pickled estimator keeps so that partial_fit continues exactly after unpickling.
-_TRAINING_STATE = ("_rng", "_optimizer_state", "_records", "_best_epoch")
+_TRAINING_STATE = ("_rng", "_optimizer_state", "_records", "_best_epoch", "_split_seed")
 
 
 def _network_state(net):

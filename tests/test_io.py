@@ -440,7 +440,7 @@ def test_version_1_files_without_best_epoch_still_load(tmp_path):
 
     def as_version_1(header):
         header["format_version"] = 1
-        del header["best_epoch"]
+        del header["best_epoch"], header["split_seed"]
     _edit(path, as_version_1)
     loaded = fastbp.load(path)
     assert len(loaded.history) == 2 and loaded.history.best_epoch is None
@@ -454,6 +454,9 @@ def test_version_1_files_without_best_epoch_still_load(tmp_path):
     (_set(best_epoch=True), "got True"),
     (_set(best_epoch="1"), "got '1'"),
     (lambda h: h.pop("best_epoch"), r"lacks fields \['best_epoch'\]"),
+    (_set(split_seed=-1), r"'split_seed' must be null or an integer in \[0, 2\*\*63\); got -1"),
+    (_set(split_seed=2 ** 63), "got 9223372036854775808"),
+    (_set(split_seed=1.5), "got 1.5"),
 ])
 def test_malformed_best_epoch_is_refused(tmp_path, edit, pattern):
     path = _early_stopped(tmp_path / "m.npz")

@@ -315,6 +315,32 @@ def test_validation_fraction_splits_a_stratified_part():
     assert seen["val"][0] == 20 and seen["val"][1].tolist() == [16, 4]
 
 
+def test_validation_fraction_holds_the_same_rows_out_in_every_fit(tmp_path):
+    X, y = _problem(11, n=60)
+    options = dict(batch_size=8, learning_rate=0.5, optimizer="adam", validation_fraction=0.25)
+    whole = fastbp.Network([5, 4, 3], seed=0)
+    h = whole.fit(X, y, epochs=4, **options)
+    parts = fastbp.Network([5, 4, 3], seed=0)
+    for _ in range(2):
+        parts.fit(X, y, epochs=1, **options)
+    parts.save(tmp_path / "m.npz")
+    resumed = fastbp.load(tmp_path / "m.npz")
+    for net in (parts, resumed):
+        for _ in range(2):
+            net.fit(X, y, epochs=1, **options)
+        np.testing.assert_array_equal(net.parameters, whole.parameters)
+        assert net.history["val_cost"] == h["val_cost"]
+
+
+def test_a_refused_split_leaves_the_split_seed_and_generator_as_they_were():
+    X, y = _problem(11, n=60)
+    net = fastbp.Network([5, 4, 3], seed=0)
+    before = net._rng.bit_generator.state
+    with pytest.raises(ValueError, match="sample_weight is zero on all"):
+        net.fit(X, y, epochs=1, validation_fraction=0.25, sample_weight=np.r_[np.zeros(59), 1.0])
+    assert net._split_seed is None and net._rng.bit_generator.state == before
+
+
 def test_monitoring_records_what_was_asked(digits):
     X, y, Xt, yt = digits
     net = fastbp.Network([64, 20, 10], seed=0)
