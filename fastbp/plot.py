@@ -57,6 +57,10 @@ def _records(history):
     if hasattr(history, "records"):
         records = list(history.records)
     elif isinstance(history, dict):
+        for key, values in history.items():
+            if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+                raise TypeError(f"history dict must map each metric to a list over epochs; "
+                                f"{key!r} holds {values!r:.60}")
         columns = {key: list(values) for key, values in history.items()}
         lengths = {len(values) for values in columns.values()}
         if len(lengths) > 1:

@@ -807,6 +807,12 @@ def test_bad_data_is_refused_with_a_clear_error():
         net.SGD((np.zeros((4, 784)), np.zeros(4, dtype=int)), 1, 10, 3.0)
     with pytest.raises(ValueError, match="784 numbers"):
         net.SGD([(np.zeros((783, 1)), his_vectorized_result(1))], 1, 10, 3.0)
+    x = np.zeros((784, 1))
+    with pytest.raises(ValueError, match=r"the y of training_data must be labels 0\.\.9 .*got labels from 0 to 10"):
+        net.SGD([(x, 0), (x, 10)], 1, 10, 3.0)
+    with pytest.raises(ValueError, match=r"the y of test_data must be int labels 0\.\.9 .*such as \[None\]"):
+        net.evaluate([(x, None)])
+    assert net.evaluate([(x, 3.0)]) in (0, 1)                 # his int(x == y) takes a whole float
 
 
 def test_stacking_rows_that_are_views_of_one_matrix():

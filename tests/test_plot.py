@@ -122,6 +122,8 @@ def test_bad_inputs():
         plot.history(42)
     with pytest.raises(ValueError, match="one length"):
         plot.history({"cost": [1.0, 2.0], "val_cost": [1.0]})
+    with pytest.raises(TypeError, match="to a list over epochs; 'cost' holds 0.5"):
+        plot.history({"cost": 0.5})
 
 
 def test_overwrite_is_atomic(regression, tmp_path, monkeypatch):

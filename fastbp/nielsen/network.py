@@ -163,6 +163,13 @@ def _stack_targets(ys, width, name):
             labels = None
         if labels is None or labels.ndim != 1:
             raise ValueError(f"{name} must be all int labels or all ({width}, 1) columns, not a mixture")
+        whole = labels.dtype.kind in "iu" or (labels.dtype.kind == "f" and bool(np.all(labels == np.round(labels))))
+        if not whole:
+            raise ValueError(f"{name} must be int labels 0..{width - 1} or ({width}, 1) columns; "
+                             f"got {labels.dtype} values such as {labels[:3].tolist()!r:.80}")
+        if labels.size and not 0 <= labels.min() <= labels.max() <= width - 1:
+            raise ValueError(f"{name} must be labels 0..{width - 1} (one per output unit); got labels from "
+                             f"{labels.min()} to {labels.max()}")
         return labels
     return _stack(ys, width, name)
 
