@@ -267,9 +267,11 @@ def check_writable_path(name, path):
         raise TypeError(f"{name} must be a file path; got {path!r}") from None
     if not path:
         raise ValueError(f"{name} must be a file path; got an empty one")
-    directory = os.path.dirname(os.path.abspath(path))
+    target = os.path.realpath(path) if os.path.islink(path) else path    # where the write will go (_atomic)
+    directory = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(directory):
-        raise ValueError(f"{name}: the directory {directory!r} does not exist")
+        raise ValueError(f"{name}: the directory {directory!r} does not exist"
+                         + (f" (the link {path!r} points into it)" if target != path else ""))
     if os.path.isdir(path):
         raise ValueError(f"{name} must be a file path, not the directory {path!r}")
     return path

@@ -523,6 +523,7 @@ class _Run:
             comm_time = 0.0
             saved_theta = net._theta.copy()
             saved_state = state.snapshot()
+            saved_rng = net._rng.bit_generator.state
             net._optimizer_state = state
             order, bounds, mask = self._epoch_plan(self._rank_rng())
             weighted_cost = total_weight = correct = 0.0
@@ -590,12 +591,15 @@ class _Run:
             if self._end_of_epoch(record, epoch, state) or patience_ran_out:
                 break
         tracker.restore(net, self.history)
-        # A checkpoint only ever holds whole epochs: an interrupted one leaves the last save in place.
-        if self.checkpoint is not None and len(self.history) and not mid_epoch:
+        if self.checkpoint is not None and len(self.history):
             error = None
             if self.rank == 0:
                 try:
-                    net.save(self.checkpoint)
+                    if mid_epoch:       # a checkpoint only ever holds whole epochs
+                        from .training import save_whole_epoch
+                        save_whole_epoch(net, self.checkpoint, saved_theta, state, saved_state, saved_rng)
+                    else:
+                        net.save(self.checkpoint)
                 except Exception as caught:  # carried to every rank
                     error = caught
             _agree(comm, error, "writing the checkpoint")

@@ -141,12 +141,11 @@ def save(net, path, training_state=True):
         np.savez(f, **arrays)
 
 def _optimizer_config(optimizer):
-    """The optimizer as its rule: a subclass is saved as the SGD or Adam the kernels ran."""
     from . import optimizers
-    for rule in (optimizers.SGD, optimizers.Adam):
-        if isinstance(optimizer, rule):
-            return {"name": rule.__name__, **{k: getattr(optimizer, k) for k in rule.__dataclass_fields__}}
-    return None
+    if type(optimizer) not in (optimizers.SGD, optimizers.Adam):     # (optimizers.get resolves subclasses)
+        return None
+    return {"name": type(optimizer).__name__,
+            **{k: getattr(optimizer, k) for k in optimizer.__dataclass_fields__}}
 
 
 #: Every member a model file may hold, and every field of its header.

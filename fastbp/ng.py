@@ -409,24 +409,24 @@ def check_nn_gradients(lambda_=0.0, cost_function=None, verbose=True):
     when backpropagation is right).
 
     The Python port's order, ``checkNNGradients(nnCostFunction, lambda_)``,
-    works too: a callable first argument is taken as the cost function, and
-    unless it is fastbp's own it gets the port's data, as the port's
-    ``checkNNGradients`` gives it: labels 0..K-1 (y = 1..5 mod 3) and the
-    parameters unrolled row by row (``np.ravel``).
+    works too: a callable first argument is taken as the cost function. The
+    port's functions take labels 0..K-1 where the exercise's take 1..K, and
+    either may come in that order (the port's own, or a wrapper of this
+    module's), so the check then uses labels 1 and 2 only, valid under both
+    (y = 2, 1, 2, 1, 2): a gradient check needs a valid y, not a particular
+    one, and the unrolling order does not matter to it either.
     """
     port = callable(lambda_)
     if port:
         lambda_, cost_function = (0.0 if cost_function is None else cost_function), lambda_
     lambda_ = v.check_float("lambda_", lambda_, low=0.0)
     cost_function = nn_cost_function if cost_function is None else cost_function
-    port = port and cost_function is not nn_cost_function
     input_layer_size, hidden_layer_size, num_labels, m = 3, 5, 3, 5
     Theta1 = debug_initialize_weights(hidden_layer_size, input_layer_size)
     Theta2 = debug_initialize_weights(num_labels, hidden_layer_size)
     X = debug_initialize_weights(m, input_layer_size - 1)
-    y = np.arange(1, m + 1) % num_labels + (0 if port else 1)
-    order = "C" if port else "F"
-    nn_params = np.concatenate([Theta1.ravel(order=order), Theta2.ravel(order=order)])
+    y = 1 + np.arange(1, m + 1) % (num_labels - 1 if port else num_labels)
+    nn_params = np.concatenate([Theta1.ravel(order="F"), Theta2.ravel(order="F")])
 
     def cost_func(p):
         return cost_function(p, input_layer_size, hidden_layer_size, num_labels, X, y, lambda_)

@@ -93,8 +93,12 @@ _NAMES = {
 def get(optimizer):
     """An optimizer instance from an instance or a name in
     {'sgd', 'momentum', 'nesterov', 'adam', 'lbfgs', 'cg'}."""
-    if isinstance(optimizer, (SGD, Adam, LBFGS, CG)):
-        return optimizer
+    for rule in (SGD, Adam, LBFGS, CG):
+        if isinstance(optimizer, rule):
+            # A subclass runs as the rule the compiled kernels implement; naming that rule keeps its
+            # state (and saved files) interchangeable with the rule's own instances.
+            return optimizer if type(optimizer) is rule else rule(
+                **{name: getattr(optimizer, name) for name in rule.__dataclass_fields__})
     if isinstance(optimizer, str) and optimizer in _NAMES:
         return _NAMES[optimizer]()
     raise ValueError(f"optimizer must be one of {', '.join(map(repr, _NAMES))} or an instance of "

@@ -648,7 +648,7 @@ class _BaseMLP(BaseEstimator):
             self.n_iter_ += 1
             self.t_ += n_samples
             self.loss_ = np.float64(np.nan)
-            self.loss_curve_.append(np.nan)
+            self.loss_curve_.append(self.loss_)
             self.validation_scores_.append(float("nan"))
             warnings.warn(f"Training diverged in iteration {self.n_iter_} (the loss became NaN or infinite); "
                           f"the weights with the best validation score were restored. Try a smaller "

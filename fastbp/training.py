@@ -56,6 +56,22 @@ class OptimizerState:
         self.first[...], self.second[...], self.step[...] = saved
 
 
+def save_whole_epoch(net, path, theta, state, snapshot, rng_state):
+    """Write the checkpoint as the network stood after its last whole epoch (parameters ``theta``,
+    optimizer state ``snapshot`` of ``state``, generator state ``rng_state``), for a Ctrl-C inside
+    an epoch: the network itself keeps the parameters it has now."""
+    now = net._theta.copy(), state.snapshot(), net._rng.bit_generator.state
+    net._theta[...] = theta
+    state.restore(snapshot)
+    net._rng.bit_generator.state = rng_state
+    try:
+        net.save(path)
+    finally:
+        net._theta[...] = now[0]
+        state.restore(now[1])
+        net._rng.bit_generator.state = now[2]
+
+
 #: Row multiples of the parallel tasks: the first layer's also computes the
 #: next mini-batch's forward products, whose register block is 3 outputs
 #: wide, and every layer's weight gradient is 4 wide (kernels/dense.py).
@@ -390,6 +406,7 @@ class Trainer:
         if self.verbose:
             self.compile_clock.started = lambda name: bar.set_description_str("fit (compiling kernels, first use)")
         mid_epoch = False       # the parameters have left the last recorded epoch's
+        untracked = None        # the last record, until early stopping has seen it
         try:
             for _ in range(self.epochs):
                 epoch = len(net._records) + 1
@@ -406,6 +423,7 @@ class Trainer:
                 compiled = self.compile_clock.seconds
                 saved_theta = net._theta.copy()
                 saved_state = state.snapshot()
+                saved_rng = net._rng.bit_generator.state
                 order = net._rng.permutation(self.n) if self.shuffle else np.arange(self.n, dtype=np.int64)
                 mask = self._dropout_mask()
                 weighted_cost = total_weight = 0.0
@@ -444,7 +462,7 @@ class Trainer:
                 record["compile_time"] = self.compile_clock.seconds - compiled
                 self.history.append(record)
                 net._add_record(record)
-                mid_epoch = False
+                mid_epoch, untracked = False, record
                 bar.set_description_str("fit", refresh=False)
                 bar.update(1)
                 bar.set_postfix(cost=f"{record['cost']:.4g}")
@@ -454,6 +472,7 @@ class Trainer:
                 stop = callbacks_stop(self.callbacks, epoch, record)
                 if self.checkpoint is not None and epoch % self.checkpoint_every == 0:
                     net.save(self.checkpoint)
+                untracked = None
                 if tracker.update(record, net._theta, epoch) or stop:
                     break
         except KeyboardInterrupt:
@@ -465,15 +484,19 @@ class Trainer:
                 net._best_epoch = None
                 warnings.warn(f"training interrupted during epoch {len(net._records) + 1}; the network keeps "
                               f"the parameters after its last completed mini-batch", RuntimeWarning, stacklevel=3)
+                if self.checkpoint is not None and len(self.history):
+                    save_whole_epoch(net, self.checkpoint, saved_theta, state, saved_state, saved_rng)
             else:
                 warnings.warn(f"training interrupted after epoch {len(net._records)}", RuntimeWarning, stacklevel=3)
+                if untracked is not None:       # its callbacks were cut short: early stopping still counts it
+                    tracker.update(untracked, net._theta, untracked["epoch"])
         finally:
             bar.close()
         if (not self.x_checked and not len(self.history) and not self.history.interrupted
                 and not v.all_finite(self.X)):
             raise NonFiniteX("X contains NaN or infinity")    # no epoch ran to check it
         tracker.restore(net, self.history)
-        # A checkpoint only ever holds whole epochs: an interrupted one leaves the last save in place.
+        # A checkpoint only ever holds whole epochs (an interrupted one wrote the last above).
         if self.checkpoint is not None and len(self.history) and not mid_epoch:
             net.save(self.checkpoint)
         return self.history
@@ -538,7 +561,6 @@ class Trainer:
 
         def callback(intermediate_result):
             net._theta[...] = intermediate_result.x.astype(dt)
-            accepted[0] = net._theta.copy()
             epoch = len(net._records) + 1
             record = {"epoch": epoch, "cost": float(intermediate_result.fun)}
             if self.labels.shape[0]:
@@ -549,6 +571,7 @@ class Trainer:
             started[0], compiled[0] = time.perf_counter(), self.compile_clock.seconds
             self.history.append(record)
             net._add_record(record)
+            accepted[0] = net._theta.copy()     # recorded: a Ctrl-C from here on keeps this iterate
             stop = callbacks_stop(self.callbacks, epoch, record)
             if self.checkpoint is not None and epoch % self.checkpoint_every == 0:
                 net.save(self.checkpoint)

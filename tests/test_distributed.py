@@ -242,7 +242,9 @@ def test_one_rank_equals_network_fit(mpi, tmp_path, optimizer):
     np.testing.assert_allclose(ours.parameters, theirs.parameters, rtol=0, atol=TOLERANCE["float64"])
 
 
-def test_one_rank_ctrl_c_inside_an_epoch_leaves_the_checkpoint_at_the_last_whole_one(mpi, tmp_path, monkeypatch):
+@pytest.mark.parametrize("every", [1, 3])
+def test_one_rank_ctrl_c_inside_an_epoch_leaves_the_checkpoint_at_the_last_whole_one(mpi, tmp_path, monkeypatch,
+                                                                                      every):
     data = np.load(make_data(str(tmp_path)))
     path = tmp_path / "ckpt.npz"
     kwargs = dict(batch_size=16, learning_rate=0.02, optimizer="adam")
@@ -259,7 +261,7 @@ def test_one_rank_ctrl_c_inside_an_epoch_leaves_the_checkpoint_at_the_last_whole
     monkeypatch.setattr(distributed, "local_gradient", ctrl_c_in_epoch_2)
     with pytest.warns(RuntimeWarning, match="interrupted during epoch 2"):
         history = distributed.fit(net, data["X"], data["y"], comm=mpi[0].COMM_SELF, epochs=4, checkpoint=str(path),
-                                  **kwargs)
+                                  checkpoint_every=every, **kwargs)
     assert history.interrupted and len(history) == 1
     saved = fastbp.load(path)
     np.testing.assert_allclose(saved.parameters, reference.parameters, rtol=0, atol=TOLERANCE["float64"])

@@ -406,15 +406,20 @@ def test_sgd_state_round_trips_and_is_checked(tmp_path):
     _rejects(path, "'optimizer_first' contains NaN or infinity")
 
 
-def test_a_subclassed_optimizer_is_saved_as_the_rule_it_ran(tmp_path):
+def test_a_subclassed_optimizer_is_saved_as_the_rule_it_ran_and_resumes_exactly(tmp_path):
     class MyAdam(fastbp.optimizers.Adam):
         pass
     X, y = _data(20)
-    net = fastbp.Network([4, 5, 3], seed=0)
-    net.fit(X, y, epochs=1, optimizer=MyAdam(beta1=0.8), learning_rate=0.01, batch_size=5)
-    net.save(tmp_path / "m.npz")
-    loaded = fastbp.load(tmp_path / "m.npz")._optimizer_state.optimizer
+    options = dict(optimizer=MyAdam(beta1=0.8), learning_rate=0.01, batch_size=5)
+    straight = fastbp.Network([4, 5, 3], seed=0)
+    part = straight.copy()
+    straight.fit(X, y, epochs=2, **options)
+    part.fit(X, y, epochs=1, checkpoint=tmp_path / "m.npz", **options)
+    resumed = fastbp.load(tmp_path / "m.npz")
+    loaded = resumed._optimizer_state.optimizer
     assert type(loaded) is fastbp.optimizers.Adam and loaded.beta1 == 0.8
+    resumed.fit(X, y, epochs=1, **options)
+    np.testing.assert_array_equal(resumed.parameters, straight.parameters)
 
 
 def _early_stopped(path):
@@ -548,6 +553,12 @@ def test_writes_name_the_users_path_and_follow_symlinks(tmp_path, monkeypatch):
     link.symlink_to(real)
     net.save(link)
     assert link.is_symlink() and np.array_equal(fastbp.load(real).parameters, net.parameters)
+    dangling = tmp_path / "dangling.npz"
+    dangling.symlink_to(tmp_path / "missing" / "m.npz")
+    before = net.parameters.copy()
+    with pytest.raises(ValueError, match=r"checkpoint: the directory .*missing' does not exist \(the link"):
+        net.fit(*_data(20), epochs=1, checkpoint=dangling)      # refused before training, not after an epoch
+    np.testing.assert_array_equal(net.parameters, before)
 
     def refused(*args, **kwargs):
         raise PermissionError(13, "Permission denied", "/somewhere/.m.npz.x.tmp")

@@ -490,6 +490,27 @@ def test_replacing_a_layer_leaves_arrays_taken_from_it_as_his_do():
     assert (up - down) / (2 * eps) == pytest.approx(net.backprop(x, y)[1][0][j, k], rel=1e-6)
 
 
+def test_whole_lists_assigned_back_are_the_networks_again_as_his_are(capsys):
+    np.random.seed(4)
+    net = network2.Network([4, 3, 3])
+    weights = net.weights
+    w0 = weights[0]
+    net.weights = weights                            # his: changes nothing
+    assert weights is net.weights
+    w0[0, 0] = 123.0
+    assert net.weights[0][0, 0] == 123.0
+    best = net.weights                               # his best-weights idiom ...
+    net.SGD(list(his_format(6, n_in=4, n_out=3, seed=5)), 1, 2, 0.5)
+    assert best is not net.weights
+    old, saved = best[0], best[0].copy()
+    best[0] = old + 1.0                              # a slot of the old list replaced: old keeps its values
+    np.testing.assert_array_equal(old, saved)
+    net.weights = best                               # ... and the old list is the network's again
+    assert best is net.weights and np.array_equal(net.weights[0], saved + 1.0)
+    best[1][...] = 0.0
+    assert np.all(his_copy(net).weights[1] == 0)
+
+
 def test_costs_may_be_given_as_instances_and_changing_cost_keeps_arrays_live(tmp_path):
     net = network2.Network([5, 4, 3], cost=network2.CrossEntropyCost())        # as his chapter 3 scripts do
     assert isinstance(net.cost, network2.CrossEntropyCost)

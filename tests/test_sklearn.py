@@ -502,6 +502,7 @@ def test_divergence_with_early_stopping_restores_the_best_weights():
     assert isinstance(ours.validation_scores_[-1], float) and np.isnan(ours.validation_scores_[-1])
     np.testing.assert_allclose(ours.validation_scores_[:-1], theirs.validation_scores_[:4], rtol=1e-12)
     assert np.isnan(ours.loss_) and ours.n_iter_ == len(ours.loss_curve_) == 5
+    assert {type(v) for v in ours.loss_curve_} == {type(theirs.loss_curve_[0])} == {np.float64}
     assert_params_equal(ours, theirs)
     with pytest.raises(ValueError, match="non-finite parameter weights"):    # without early stopping
         fb.MLPRegressor(**{**params, "early_stopping": False}).fit(X, y)

@@ -488,12 +488,17 @@ def test_interrupt_keeps_the_last_completed_mini_batch(monkeypatch):
     np.testing.assert_array_equal(net.parameters, calls[-1])
 
 
-def test_an_interrupted_epoch_never_reaches_the_checkpoint(monkeypatch, tmp_path):
+@pytest.mark.parametrize("every", [1, 3])
+def test_an_interrupted_epoch_never_reaches_the_checkpoint(monkeypatch, tmp_path, every):
+    """A Ctrl-C inside epoch 2 writes epoch 1 (also when checkpoint_every would not have yet), and
+    resuming from it matches an uninterrupted run; the network keeps its mid-epoch parameters."""
     from fastbp import training
     X, y = _problem(10, n=40)
     path = tmp_path / "ckpt.npz"
     reference = fastbp.Network([5, 4, 3], seed=0)
+    straight = reference.copy()
     reference.fit(X, y, epochs=1, batch_size=4, optimizer="adam")
+    straight.fit(X, y, epochs=2, batch_size=4, optimizer="adam")
     net = fastbp.Network([5, 4, 3], seed=0)
     monkeypatch.setattr(training, "CHUNK_SAMPLES", 8)      # 2 mini-batches per chunk
     real, calls = training.K.train_epoch, []
@@ -505,11 +510,29 @@ def test_an_interrupted_epoch_never_reaches_the_checkpoint(monkeypatch, tmp_path
         return real(*args)
     monkeypatch.setattr(training.K, "train_epoch", interrupted_in_epoch_2)
     with pytest.warns(RuntimeWarning, match="interrupted during epoch 2"):
-        net.fit(X, y, epochs=4, batch_size=4, optimizer="adam", checkpoint=path)
+        net.fit(X, y, epochs=4, batch_size=4, optimizer="adam", checkpoint=path, checkpoint_every=every)
     saved = fastbp.load(path)
     assert len(saved.history) == 1
     np.testing.assert_array_equal(saved.parameters, reference.parameters)
     assert saved._optimizer_state.step[0] == reference._optimizer_state.step[0] == 10
+    assert not np.array_equal(net.parameters, reference.parameters) and net._optimizer_state.step[0] == 12
+    monkeypatch.setattr(training.K, "train_epoch", real)
+    saved.fit(X, y, epochs=1, batch_size=4, optimizer="adam")
+    np.testing.assert_array_equal(saved.parameters, straight.parameters)
+
+
+def test_ctrl_c_in_a_callback_still_lets_early_stopping_count_that_epoch(digits):
+    X, y, Xt, yt = digits
+    net = fastbp.Network([64, 20, 10], seed=0)
+
+    def interrupt_at_3(epoch, logs):
+        if epoch == 3:
+            raise KeyboardInterrupt
+    with pytest.warns(RuntimeWarning, match="interrupted after epoch 3"):
+        h = net.fit(X, y, epochs=10, learning_rate=1.0, validation_data=(Xt, yt), callbacks=interrupt_at_3,
+                    early_stopping=fastbp.EarlyStopping(monitor="val_cost", patience=5))
+    assert h["val_cost"][2] < min(h["val_cost"][:2])      # still improving at epoch 3 ...
+    assert h.best_epoch == 3                              # ... so its weights are kept
 
 
 def test_ctrl_c_after_an_epoch_still_saves_it(tmp_path):
@@ -576,6 +599,28 @@ def test_callbacks_none_means_no_callbacks_and_other_values_are_named():
     assert len(fastbp.Network([5, 3], seed=0).fit(X, y, epochs=1, callbacks=None)) == 1
     with pytest.raises(TypeError, match="callbacks must be a callable .*; got 3"):
         fastbp.Network([5, 3], seed=0).fit(X, y, epochs=1, callbacks=3)
+
+
+def test_full_batch_ctrl_c_while_an_iteration_is_recorded_keeps_the_last_recorded_one(tmp_path, monkeypatch):
+    from fastbp import training
+    X, y = _problem(10, n=40)
+    path = tmp_path / "ckpt.npz"
+    net = fastbp.Network([5, 4, 3], seed=0)
+    real, calls = training.Trainer._evaluations, []
+
+    def interrupted_on_iteration_3(self, record, rows):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, record, rows)
+    monkeypatch.setattr(training.Trainer, "_evaluations", interrupted_on_iteration_3)
+    with pytest.warns(RuntimeWarning, match="interrupted during iteration 3"):
+        h = net.fit(X, y, epochs=10, optimizer="lbfgs", checkpoint=path)
+    assert len(h) == 2
+    saved = fastbp.load(path)
+    assert len(saved.history) == 2
+    for model in (net, saved):
+        assert model.cost(X, y) == pytest.approx(h["cost"][-1], rel=1e-12)
 
 
 def test_bad_training_options_raise_before_anything_changes():

@@ -231,7 +231,7 @@ class _Layers(_LayerViews):
         indices, checked = self._checked_items(index, value)
         if not self._current():
             for i, arr in zip(indices, checked):
-                list.__getitem__(self, i)[...] = arr
+                list.__setitem__(self, i, arr)      # a new array in the slot (a checked copy)
             return
         self._owner._replace(self._name, indices, checked)
 
@@ -303,7 +303,7 @@ class _CoreBacked:
 
     @weights.setter
     def weights(self, values):
-        self._replace("weights", range(len(self._slices)), _Layers(self, "weights").checked(values), whole=True)
+        self._assign("weights", values)
 
     @property
     def biases(self):
@@ -312,7 +312,20 @@ class _CoreBacked:
 
     @biases.setter
     def biases(self, values):
-        self._replace("biases", range(len(self._slices)), _Layers(self, "biases").checked(values), whole=True)
+        self._assign("biases", values)
+
+    def _assign(self, name, values):
+        """His ``net.weights = values``: afterwards the network holds those values, and when ``values``
+        is one of this network's own lists (``best = net.weights``, more training, ``net.weights =
+        best``), that list object is the network's again, as in his code."""
+        own = isinstance(values, _Layers) and values._owner is self and values._name == name
+        if own and values._current():
+            return          # the list assigned to itself: nothing changes, as in his code
+        self._replace(name, range(len(self._slices)), _Layers(self, name).checked(values), whole=True)
+        if own:
+            values._rebind()
+            self.__dict__.setdefault("_lists", {})[name] = values
+            self._views_out = True
 
     def _replace(self, name, indices, arrays, whole=False):
         """Replace layers ``indices`` of ``name`` by the checked ``arrays``, as his code replaces list
