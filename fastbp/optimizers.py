@@ -93,12 +93,14 @@ _NAMES = {
 def get(optimizer):
     """An optimizer instance from an instance or a name in
     {'sgd', 'momentum', 'nesterov', 'adam', 'lbfgs', 'cg'}."""
-    for rule in (SGD, Adam, LBFGS, CG):
+    for rule in (SGD, Adam):
         if isinstance(optimizer, rule):
             # A subclass runs as the rule the compiled kernels implement; naming that rule keeps its
             # state (and saved files) interchangeable with the rule's own instances.
             return optimizer if type(optimizer) is rule else rule(
                 **{name: getattr(optimizer, name) for name in rule.__dataclass_fields__})
+    if isinstance(optimizer, (LBFGS, CG)):
+        return optimizer    # as given: a subclass may name another scipy method; there is no state
     if isinstance(optimizer, str) and optimizer in _NAMES:
         return _NAMES[optimizer]()
     raise ValueError(f"optimizer must be one of {', '.join(map(repr, _NAMES))} or an instance of "

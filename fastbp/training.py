@@ -60,16 +60,17 @@ def save_whole_epoch(net, path, theta, state, snapshot, rng_state):
     """Write the checkpoint as the network stood after its last whole epoch (parameters ``theta``,
     optimizer state ``snapshot`` of ``state``, generator state ``rng_state``), for a Ctrl-C inside
     an epoch: the network itself keeps the parameters it has now."""
-    now = net._theta.copy(), state.snapshot(), net._rng.bit_generator.state
+    now = net._theta.copy(), state.snapshot(), net._rng.bit_generator.state, net._best_epoch
     net._theta[...] = theta
     state.restore(snapshot)
     net._rng.bit_generator.state = rng_state
+    net._best_epoch = None          # the last recorded epoch's parameters, not a restored best
     try:
         net.save(path)
     finally:
         net._theta[...] = now[0]
         state.restore(now[1])
-        net._rng.bit_generator.state = now[2]
+        net._rng.bit_generator.state, net._best_epoch = now[2], now[3]
 
 
 #: Row multiples of the parallel tasks: the first layer's also computes the
@@ -485,7 +486,11 @@ class Trainer:
                 warnings.warn(f"training interrupted during epoch {len(net._records) + 1}; the network keeps "
                               f"the parameters after its last completed mini-batch", RuntimeWarning, stacklevel=3)
                 if self.checkpoint is not None and len(self.history):
-                    save_whole_epoch(net, self.checkpoint, saved_theta, state, saved_state, saved_rng)
+                    try:
+                        save_whole_epoch(net, self.checkpoint, saved_theta, state, saved_state, saved_rng)
+                    except Exception as error:      # the interrupted fit still returns its history
+                        warnings.warn(f"could not write the checkpoint {self.checkpoint!r} after the "
+                                      f"interruption: {error}", RuntimeWarning, stacklevel=3)
             else:
                 warnings.warn(f"training interrupted after epoch {len(net._records)}", RuntimeWarning, stacklevel=3)
                 if untracked is not None:       # its callbacks were cut short: early stopping still counts it
@@ -543,6 +548,7 @@ class Trainer:
         stopped = [False]
         dt = net.dtype
         tracker = BestTracker(self.early_stopping)
+        untracked = [None]                  # the last record, until early stopping has seen it
         started = [time.perf_counter()]
         compiled = [self.compile_clock.seconds]
         records_before = len(net._records)
@@ -572,9 +578,11 @@ class Trainer:
             self.history.append(record)
             net._add_record(record)
             accepted[0] = net._theta.copy()     # recorded: a Ctrl-C from here on keeps this iterate
+            untracked[0] = record
             stop = callbacks_stop(self.callbacks, epoch, record)
             if self.checkpoint is not None and epoch % self.checkpoint_every == 0:
                 net.save(self.checkpoint)
+            untracked[0] = None
             stop = tracker.update(record, net._theta, epoch) or stop
             if stop:
                 stopped[0] = True
@@ -588,6 +596,8 @@ class Trainer:
                               options=options, callback=callback)
         except KeyboardInterrupt:
             net._theta[...] = accepted[0]
+            if untracked[0] is not None:        # its callbacks were cut short: early stopping still counts it
+                tracker.update(untracked[0], net._theta, untracked[0]["epoch"])
             self.history.interrupted = True
             warnings.warn(f"training interrupted during iteration {len(net._records) + 1}; the network keeps "
                           f"the parameters of the last completed iteration", RuntimeWarning, stacklevel=3)

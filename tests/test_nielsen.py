@@ -476,6 +476,11 @@ def test_replacing_a_layer_leaves_arrays_taken_from_it_as_his_do():
     biases[0][...] = 0.0
     assert np.all(his_copy(net).weights[1] == 0) and np.all(his_copy(net).biases[0] == 0)
     assert pickle.loads(pickle.dumps(net)).weights[0][0, 0] == net.weights[0][0, 0]
+    w0, w1 = net.weights[0], net.weights[1]
+    net.weights[0] += 1.0                           # in place, as on his lists: nothing is replaced
+    w0[...] = 0.0
+    w1[...] = 0.0
+    assert np.all(his_copy(net).weights[0] == 0) and np.all(his_copy(net).weights[1] == 0)
 
     # The textbook gradient check by hand agrees with backprop.
     x, y = np.random.rand(4, 1), network2.vectorized_result(1)[:3]
@@ -503,6 +508,8 @@ def test_whole_lists_assigned_back_are_the_networks_again_as_his_are(capsys):
     net.SGD(list(his_format(6, n_in=4, n_out=3, seed=5)), 1, 2, 0.5)
     assert best is not net.weights
     old, saved = best[0], best[0].copy()
+    best[0] *= 1.0                                   # in place: the slot keeps its array
+    assert best[0] is old
     best[0] = old + 1.0                              # a slot of the old list replaced: old keeps its values
     np.testing.assert_array_equal(old, saved)
     net.weights = best                               # ... and the old list is the network's again

@@ -521,6 +521,52 @@ def test_an_interrupted_epoch_never_reaches_the_checkpoint(monkeypatch, tmp_path
     np.testing.assert_array_equal(saved.parameters, straight.parameters)
 
 
+def test_a_failed_checkpoint_after_ctrl_c_is_a_warning_and_whole_epochs_carry_no_best(monkeypatch, tmp_path):
+    from fastbp import training
+    X, y = _problem(10, n=40)
+    net = fastbp.Network([5, 4, 3], seed=0)
+    net.fit(X, y, epochs=1)
+    state = training.OptimizerState(fastbp.optimizers.SGD(), net.n_parameters, net.dtype)
+    theta, rng = net.parameters.copy(), net._rng.bit_generator.state
+    net.parameters = np.zeros(net.n_parameters)
+    net._best_epoch = 1
+    training.save_whole_epoch(net, tmp_path / "m.npz", theta, state, state.snapshot(), rng)
+    saved = fastbp.load(tmp_path / "m.npz")
+    assert saved.history.best_epoch is None and np.array_equal(saved.parameters, theta)
+    assert net._best_epoch == 1 and not net.parameters.any()      # the network is left as it was
+
+    real, calls = training.K.train_epoch, []
+
+    def interrupted_in_epoch_2(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args)
+    monkeypatch.setattr(training, "CHUNK_SAMPLES", 20)
+    monkeypatch.setattr(training.K, "train_epoch", interrupted_in_epoch_2)
+    monkeypatch.setattr(fastbp.Network, "save", lambda *args, **kwargs: (_ for _ in ()).throw(OSError(28, "full")))
+    with pytest.warns(RuntimeWarning) as caught:
+        h = net.fit(X, y, epochs=3, batch_size=4, checkpoint=tmp_path / "c.npz", checkpoint_every=5)
+    assert [str(w.message)[:24] for w in caught] == ["training interrupted dur", "could not write the chec"]
+    assert "after the interruption: [Errno 28] full" in str(caught[1].message)
+    assert h.interrupted and len(h) == 1
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "lbfgs"])
+def test_ctrl_c_in_a_callback_lets_early_stopping_count_that_epoch_for_every_optimizer(optimizer):
+    X, y = _problem(10, n=40)
+    net = fastbp.Network([5, 4, 3], seed=0)
+
+    def interrupt_at_3(epoch, logs):
+        if epoch == 3:
+            raise KeyboardInterrupt
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        h = net.fit(X, y, epochs=10, optimizer=optimizer, callbacks=interrupt_at_3,
+                    early_stopping=fastbp.EarlyStopping(monitor="cost", patience=5))
+    assert len(h) == 3 and h["cost"][2] < min(h["cost"][:2])
+    assert h.best_epoch == 3
+
+
 def test_ctrl_c_in_a_callback_still_lets_early_stopping_count_that_epoch(digits):
     X, y, Xt, yt = digits
     net = fastbp.Network([64, 20, 10], seed=0)
@@ -621,6 +667,12 @@ def test_full_batch_ctrl_c_while_an_iteration_is_recorded_keeps_the_last_recorde
     assert len(saved.history) == 2
     for model in (net, saved):
         assert model.cost(X, y) == pytest.approx(h["cost"][-1], rel=1e-12)
+
+
+def test_subclassed_full_batch_optimizers_keep_their_method():
+    class BFGS(fastbp.optimizers.LBFGS):
+        method = "BFGS"
+    assert fastbp.optimizers.get(BFGS()).method == "BFGS"
 
 
 def test_bad_training_options_raise_before_anything_changes():

@@ -228,6 +228,8 @@ class _Layers(_LayerViews):
         """His list-slot replacement: the network and this list then hold the new array, and an
         array taken from the slot before keeps its values (as his replaced array does). A list the
         network no longer uses (from before training) changes alone, as his old list would."""
+        if not isinstance(index, slice) and value is list.__getitem__(self, index):
+            return          # ``ws[l] += d`` ends by storing the slot's own array: already done in place
         indices, checked = self._checked_items(index, value)
         if not self._current():
             for i, arr in zip(indices, checked):
