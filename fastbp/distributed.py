@@ -597,11 +597,7 @@ class _Run:
                 try:
                     if mid_epoch:       # a checkpoint only ever holds whole epochs
                         from .training import save_whole_epoch
-                        try:
-                            save_whole_epoch(net, self.checkpoint, saved_theta, state, saved_state, saved_rng)
-                        except Exception as caught:     # the interrupted fit still returns its history
-                            warnings.warn(f"could not write the checkpoint {self.checkpoint!r} after the "
-                                          f"interruption: {caught}", RuntimeWarning, stacklevel=3)
+                        save_whole_epoch(net, self.checkpoint, saved_theta, state, saved_state, saved_rng)
                     else:
                         net.save(self.checkpoint)
                 except Exception as caught:  # carried to every rank

@@ -59,7 +59,8 @@ class OptimizerState:
 def save_whole_epoch(net, path, theta, state, snapshot, rng_state):
     """Write the checkpoint as the network stood after its last whole epoch (parameters ``theta``,
     optimizer state ``snapshot`` of ``state``, generator state ``rng_state``), for a Ctrl-C inside
-    an epoch: the network itself keeps the parameters it has now."""
+    an epoch: the network itself keeps the parameters it has now. A write that fails is a warning,
+    so that the interrupted fit still returns its history."""
     now = net._theta.copy(), state.snapshot(), net._rng.bit_generator.state, net._best_epoch
     net._theta[...] = theta
     state.restore(snapshot)
@@ -67,6 +68,9 @@ def save_whole_epoch(net, path, theta, state, snapshot, rng_state):
     net._best_epoch = None          # the last recorded epoch's parameters, not a restored best
     try:
         net.save(path)
+    except Exception as error:
+        warnings.warn(f"could not write the checkpoint {path!r} after the interruption: {error}", RuntimeWarning,
+                      stacklevel=4)
     finally:
         net._theta[...] = now[0]
         state.restore(now[1])
@@ -486,11 +490,7 @@ class Trainer:
                 warnings.warn(f"training interrupted during epoch {len(net._records) + 1}; the network keeps "
                               f"the parameters after its last completed mini-batch", RuntimeWarning, stacklevel=3)
                 if self.checkpoint is not None and len(self.history):
-                    try:
-                        save_whole_epoch(net, self.checkpoint, saved_theta, state, saved_state, saved_rng)
-                    except Exception as error:      # the interrupted fit still returns its history
-                        warnings.warn(f"could not write the checkpoint {self.checkpoint!r} after the "
-                                      f"interruption: {error}", RuntimeWarning, stacklevel=3)
+                    save_whole_epoch(net, self.checkpoint, saved_theta, state, saved_state, saved_rng)
             else:
                 warnings.warn(f"training interrupted after epoch {len(net._records)}", RuntimeWarning, stacklevel=3)
                 if untracked is not None:       # its callbacks were cut short: early stopping still counts it
