@@ -54,9 +54,11 @@ class BestTracker:
         self.rule = rule
         self.best = None          # (value, parameters, epoch)
         self.stalled = 0
+        self.last_epoch = None    # the last epoch accounted for
 
     def update(self, record, parameters, epoch):
         """Account for one epoch's record; True when training should stop."""
+        self.last_epoch = epoch
         if self.rule is None:
             return False
         value = record.get(self.rule.monitor)
@@ -69,6 +71,12 @@ class BestTracker:
         else:
             self.stalled += 1
         return self.stalled >= self.rule.patience
+
+    def catch_up(self, history, parameters):
+        """After a Ctrl-C: account for the fit's last recorded epoch if the interruption came
+        between recording it and ``update`` (in its callbacks, say)."""
+        if len(history) and history.records[-1]["epoch"] != self.last_epoch:
+            self.update(history.records[-1], parameters, history.records[-1]["epoch"])
 
     def restore(self, net, history):
         """With ``restore_best``, put the best epoch's parameters back into ``net``

@@ -411,7 +411,6 @@ class Trainer:
         if self.verbose:
             self.compile_clock.started = lambda name: bar.set_description_str("fit (compiling kernels, first use)")
         mid_epoch = False       # the parameters have left the last recorded epoch's
-        untracked = None        # the last record, until early stopping has seen it
         try:
             for _ in range(self.epochs):
                 epoch = len(net._records) + 1
@@ -467,7 +466,7 @@ class Trainer:
                 record["compile_time"] = self.compile_clock.seconds - compiled
                 self.history.append(record)
                 net._add_record(record)
-                mid_epoch, untracked = False, record
+                mid_epoch = False
                 bar.set_description_str("fit", refresh=False)
                 bar.update(1)
                 bar.set_postfix(cost=f"{record['cost']:.4g}")
@@ -477,7 +476,6 @@ class Trainer:
                 stop = callbacks_stop(self.callbacks, epoch, record)
                 if self.checkpoint is not None and epoch % self.checkpoint_every == 0:
                     net.save(self.checkpoint)
-                untracked = None
                 if tracker.update(record, net._theta, epoch) or stop:
                     break
         except KeyboardInterrupt:
@@ -493,8 +491,7 @@ class Trainer:
                     save_whole_epoch(net, self.checkpoint, saved_theta, state, saved_state, saved_rng)
             else:
                 warnings.warn(f"training interrupted after epoch {len(net._records)}", RuntimeWarning, stacklevel=3)
-                if untracked is not None:       # its callbacks were cut short: early stopping still counts it
-                    tracker.update(untracked, net._theta, untracked["epoch"])
+                tracker.catch_up(self.history, net._theta)     # its callbacks were cut short
         finally:
             bar.close()
         if (not self.x_checked and not len(self.history) and not self.history.interrupted
@@ -548,7 +545,6 @@ class Trainer:
         stopped = [False]
         dt = net.dtype
         tracker = BestTracker(self.early_stopping)
-        untracked = [None]                  # the last record, until early stopping has seen it
         started = [time.perf_counter()]
         compiled = [self.compile_clock.seconds]
         records_before = len(net._records)
@@ -578,11 +574,9 @@ class Trainer:
             self.history.append(record)
             net._add_record(record)
             accepted[0] = net._theta.copy()     # recorded: a Ctrl-C from here on keeps this iterate
-            untracked[0] = record
             stop = callbacks_stop(self.callbacks, epoch, record)
             if self.checkpoint is not None and epoch % self.checkpoint_every == 0:
                 net.save(self.checkpoint)
-            untracked[0] = None
             stop = tracker.update(record, net._theta, epoch) or stop
             if stop:
                 stopped[0] = True
@@ -596,8 +590,7 @@ class Trainer:
                               options=options, callback=callback)
         except KeyboardInterrupt:
             net._theta[...] = accepted[0]
-            if untracked[0] is not None:        # its callbacks were cut short: early stopping still counts it
-                tracker.update(untracked[0], net._theta, untracked[0]["epoch"])
+            tracker.catch_up(self.history, net._theta)     # an iteration whose callbacks were cut short
             self.history.interrupted = True
             warnings.warn(f"training interrupted during iteration {len(net._records) + 1}; the network keeps "
                           f"the parameters of the last completed iteration", RuntimeWarning, stacklevel=3)
