@@ -82,6 +82,28 @@ class Memory:
         self.net.fit(self.X, self.y, epochs=epochs, batch_size=32, learning_rate=0.5)
 
 
+class Checkpoint:
+    """One epoch of a small network checkpointed after every epoch, with a short and a long
+    history behind it: the save rewrites every epoch record, and its cost must stay near that
+    of writing the file (each record is encoded once, not at every save)."""
+
+    params = ([10, 3000],)
+    param_names = ["epochs_before"]
+
+    def setup(self, epochs_before):
+        import tempfile
+        self.path = tempfile.mkdtemp(prefix="fastbp-asv-ckpt-") + "/ckpt.npz"
+        rng = np.random.default_rng(0)
+        self.X = rng.random((200, 4))
+        self.y = (self.X.sum(axis=1) > 2).astype(np.int64)
+        self.net = fastbp.Network([4, 5, 2], seed=0)
+        self.net.fit(self.X, self.y, epochs=epochs_before, batch_size=10, learning_rate=0.5)
+        self.net.save(self.path)        # as the checkpoint after the last of those epochs would
+
+    def time_checkpointed_epoch(self, epochs_before):
+        self.net.fit(self.X, self.y, epochs=1, batch_size=10, learning_rate=0.5, checkpoint=self.path)
+
+
 class Accuracy:
     """Held-out accuracy after a fixed budget: a speed-up that breaks learning shows here."""
 

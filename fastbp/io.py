@@ -7,9 +7,12 @@ interrupted save never leaves a broken model behind.
 """
 
 import errno
+import itertools
 import json
 import math
+import operator
 import os
+import weakref
 import zipfile
 
 import numpy as np
@@ -129,16 +132,38 @@ def save(net, path, training_state=True):
         state = net._optimizer_state
         header["optimizer"] = None if state is None else _optimizer_config(state.optimizer)
         header["rng"] = _rng_state(net._rng)
-        header["records"] = net._records
         header["best_epoch"] = net._best_epoch
         header["split_seed"] = net._split_seed
         if state is not None:
             arrays["optimizer_first"] = state.first
             arrays["optimizer_second"] = state.second
             arrays["optimizer_step"] = state.step
-    arrays["header"] = np.array(json.dumps(header))
+    text = json.dumps(header)
+    if training_state:
+        text = f'{text[:-1]}, "records": {_records_json(net)}}}'
+    arrays["header"] = np.array(text)
     with atomic_write(path) as f:
         np.savez(f, **arrays)
+
+
+#: Per network, the epoch records last saved and their JSON texts: a checkpoint after every epoch then
+#: encodes only the new records, instead of the whole history each time (quadratic in the epochs).
+_encoded_records = weakref.WeakKeyDictionary()
+
+
+def _records_json(net):
+    """``json.dumps(net._records)``, reusing the text of records encoded by earlier saves. A cached
+    text is reused only for the very record object it was made from (records are never changed once
+    recorded: ``Network._add_record`` stores a private copy)."""
+    records = net._records
+    saved, texts = _encoded_records.get(net, ((), ()))
+    if len(saved) <= len(records) and all(map(operator.is_, records, saved)):     # the usual case, at C speed
+        kept = len(saved)
+    else:
+        kept = sum(1 for _ in itertools.takewhile(bool, map(operator.is_, records, saved)))
+    texts = [*texts[:kept], *map(json.dumps, records[kept:])]
+    _encoded_records[net] = (list(records), texts)
+    return "[" + ", ".join(texts) + "]"
 
 def _optimizer_config(optimizer):
     from . import optimizers

@@ -413,7 +413,9 @@ class Network:
         """C = Σ s_x C_x / Σ s_x + λ2/(2n) Σ‖W‖² + λ1/n Σ|W| on (X, y), as a float.
 
         X: (n_samples, sizes[0]); y: labels (n_samples,) or targets
-        (n_samples, sizes[-1]); sample_weight: (n_samples,) or None.
+        (n_samples, sizes[-1]); sample_weight: (n_samples,) non-negative, a
+        scalar (every row alike) or None. n is n_samples, zero-weight rows
+        included.
         """
         return self.evaluate(X, y, l2=l2, l1=l1, sample_weight=sample_weight)["cost"]
 
@@ -423,7 +425,8 @@ class Network:
         Returns ``(dW, db)``: lists of arrays shaped like ``weights`` and
         ``biases``; or, with ``flat=True``, one (n_parameters,) vector in the
         layout of ``parameters``. Dtype is the network's. The L1 term
-        contributes (λ1/n)·sign(w) (0 at w = 0).
+        contributes (λ1/n)·sign(w) (0 at w = 0). X, y, sample_weight as for
+        ``cost``.
         """
         l2 = v.check_float("l2", l2, low=0.0)
         l1 = v.check_float("l1", l1, low=0.0)
@@ -500,7 +503,8 @@ class Network:
 
         X: (n_samples, sizes[0]) array-like. y: integer class labels
         (n_samples,) indexing the output units, or targets (n_samples,
-        sizes[-1]). sample_weight: (n_samples,) non-negative, or None.
+        sizes[-1]). sample_weight: (n_samples,) non-negative, a scalar (every
+        row alike), or None.
 
         Each epoch visits the samples in a fresh random order (``shuffle``), in
         mini-batches of ``batch_size`` (the last may be smaller), each step

@@ -256,6 +256,7 @@ class Trainer:
         self.callbacks = callbacks
         self.checkpoint = checkpoint
         self.checkpoint_every = checkpoint_every
+        self._checkpointed = None       # (epochs recorded, best epoch, parameters) the checkpoint holds
         self.threads = threads
         self.parallel = parallel
         # False: X was not scanned for NaN/inf; the epoch kernels stop on one
@@ -474,8 +475,7 @@ class Trainer:
                 # Callbacks see every recorded epoch, the one early stopping ends on too; the
                 # checkpoint and early stopping's snapshot hold what they leave.
                 stop = callbacks_stop(self.callbacks, epoch, record)
-                if self.checkpoint is not None and epoch % self.checkpoint_every == 0:
-                    net.save(self.checkpoint)
+                self._checkpoint(epoch)
                 if tracker.update(record, net._theta, epoch) or stop:
                     break
         except KeyboardInterrupt:
@@ -499,8 +499,8 @@ class Trainer:
             raise NonFiniteX("X contains NaN or infinity")    # no epoch ran to check it
         tracker.restore(net, self.history)
         # A checkpoint only ever holds whole epochs (an interrupted one wrote the last above).
-        if self.checkpoint is not None and len(self.history) and not mid_epoch:
-            net.save(self.checkpoint)
+        if not mid_epoch:
+            self._final_checkpoint()
         return self.history
 
     def _rows_trained(self, order):
@@ -575,8 +575,7 @@ class Trainer:
             net._add_record(record)
             accepted[0] = net._theta.copy()     # recorded: a Ctrl-C from here on keeps this iterate
             stop = callbacks_stop(self.callbacks, epoch, record)
-            if self.checkpoint is not None and epoch % self.checkpoint_every == 0:
-                net.save(self.checkpoint)
+            self._checkpoint(epoch)
             stop = tracker.update(record, net._theta, epoch) or stop
             if stop:
                 stopped[0] = True
@@ -613,6 +612,23 @@ class Trainer:
     def _finish_full_batch(self, tracker):
         """Early stopping's best iterate back, and the final checkpoint (whole iterations only)."""
         tracker.restore(self.net, self.history)
-        if self.checkpoint is not None and len(self.history):
-            self.net.save(self.checkpoint)
+        self._final_checkpoint()
         return self.history
+
+    def _checkpoint(self, epoch):
+        """The checkpoint due after recording ``epoch`` (every ``checkpoint_every`` epochs)."""
+        if self.checkpoint is not None and epoch % self.checkpoint_every == 0:
+            self.net.save(self.checkpoint)
+            self._checkpointed = (len(self.net._records), self.net._best_epoch, self.net._theta.copy())
+
+    def _final_checkpoint(self):
+        """The checkpoint at the end of a fit that recorded epochs, unless the last one written
+        already holds the network as it ends: it saves once, not twice, after a fit's last epoch."""
+        if self.checkpoint is None or not len(self.history):
+            return
+        net = self.net
+        if self._checkpointed is not None:
+            epochs, best_epoch, theta = self._checkpointed
+            if epochs == len(net._records) and best_epoch == net._best_epoch and np.array_equal(theta, net._theta):
+                return
+        net.save(self.checkpoint)

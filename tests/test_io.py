@@ -66,6 +66,30 @@ def test_checkpoint_is_written_every_k_epochs(tmp_path):
     assert len(fastbp.load(path).history) == 5     # ... and at the end
 
 
+@pytest.mark.parametrize("optimizer, epochs, every, early_stopping, saves", [
+    ("sgd", 3, 1, None, [1, 2, 3]),                  # the last epoch's checkpoint is the final one
+    ("sgd", 3, 2, None, [2, 3]),
+    ("lbfgs", 3, 1, None, [1, 2, 3]),
+    # early stopping puts an earlier epoch back after the last checkpoint: written again
+    ("sgd", 6, 1, fastbp.EarlyStopping("val_cost", patience=100), [1, 2, 3, 4, 5, 6, 6]),
+])
+def test_a_fit_writes_its_last_checkpoint_once(tmp_path, monkeypatch, optimizer, epochs, every, early_stopping,
+                                               saves):
+    X, y = _data()
+    path = tmp_path / "ckpt.npz"
+    net = fastbp.Network([4, 5, 3], seed=0)
+    written = []
+    save = io.save
+    monkeypatch.setattr(io, "save", lambda n, p, **kw: (written.append(len(n._records)), save(n, p, **kw)))
+    # Validated on other data with a large step, so that the best epoch is not the last.
+    net.fit(X, y, epochs=epochs, optimizer=optimizer, checkpoint=path, checkpoint_every=every,
+            learning_rate=8.0, early_stopping=early_stopping, validation_data=_data(30) if early_stopping else None)
+    assert written == saves
+    loaded = fastbp.load(path)
+    np.testing.assert_array_equal(loaded.parameters, net.parameters)
+    assert loaded.history.records == net.history.records and loaded.history.best_epoch == net.history.best_epoch
+
+
 def test_interrupted_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
     net = fastbp.Network([4, 3], seed=0)
     path = tmp_path / "model.npz"
@@ -352,6 +376,58 @@ def test_records_with_diagnostics_and_nan_round_trip(tmp_path):
     net.save(path)
     loaded = fastbp.load(path)
     assert json.dumps(loaded.history.records) == json.dumps(net.history.records)
+
+
+def _saved_records(path):
+    with np.load(path, allow_pickle=False) as data:
+        return json.loads(str(data["header"][()]))["records"]
+
+
+def test_each_epoch_record_is_encoded_once_however_often_the_network_is_saved(tmp_path, monkeypatch):
+    X, y = _data(20)
+    path = tmp_path / "ckpt.npz"
+    net = fastbp.Network([4, 3], seed=0)
+    encoded = []
+    dumps = io.json.dumps
+
+    def counting_dumps(value, *args, **kwargs):
+        if isinstance(value, dict) and "epoch" in value:
+            encoded.append(value["epoch"])
+        return dumps(value, *args, **kwargs)
+
+    monkeypatch.setattr(io.json, "dumps", counting_dumps)
+    net.fit(X, y, epochs=6, checkpoint=path, checkpoint_every=1)
+    net.save(path)
+    # One encoding per record (the whole history at every save would be 1, 1, 2, 1, 2, 3, ...).
+    assert encoded == [1, 2, 3, 4, 5, 6]
+    assert _saved_records(path) == json.loads(dumps(net._records))
+
+
+def test_saved_records_follow_every_change_of_the_history(tmp_path):
+    X, y = _data(20)
+    path = tmp_path / "m.npz"
+    net = fastbp.Network([4, 3], seed=0)
+
+    def saved_equals_history():
+        net.save(path)
+        return _saved_records(path) == fastbp.load(path).history.records == net.history.records
+
+    net.fit(X, y, epochs=3)
+    assert saved_equals_history()
+    net.fit(X, y, epochs=2, validation_data=(X, y))
+    assert saved_equals_history()
+    net._records[1] = {**net._records[1], "cost": 123.0}      # a record object replaced mid-history
+    assert saved_equals_history() and _saved_records(path)[1]["cost"] == 123.0
+    net.reset_optimizer()                                     # a new, empty history
+    assert saved_equals_history() and _saved_records(path) == []
+    net.fit(X, y, epochs=1)
+    assert saved_equals_history() and len(_saved_records(path)) == 1
+    copy = net.copy()
+    copy.fit(X, y, epochs=1)
+    copy.save(path)
+    assert _saved_records(path) == copy.history.records and len(copy.history) == 2
+    net.save(path, training_state=False)
+    assert "records" not in json.loads(str(np.load(path, allow_pickle=False)["header"][()]))
 
 
 def _adam_state(path):

@@ -242,6 +242,18 @@ def test_sample_weight_equals_repeating_samples():
     np.testing.assert_allclose(g_weighted, g_repeated, rtol=1e-12, atol=1e-14)
 
 
+def test_a_scalar_sample_weight_weighs_every_row_alike():
+    """As in scikit-learn; float64 cost and gradient agree with unweighted ones to a few roundings."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(6, 3)), np.array([0, 1, 2, 0, 1, 2])
+    net = fastbp.Network([3, 4, 3], seed=0)
+    np.testing.assert_allclose(net.gradient(X, y, l2=0.5, sample_weight=2.5, flat=True),
+                               net.gradient(X, y, l2=0.5, flat=True), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(net.cost(X, y, l2=0.5, sample_weight=2.5), net.cost(X, y, l2=0.5), rtol=1e-12)
+    with pytest.raises(ValueError, match="sample_weight must be non-negative"):
+        net.cost(X, y, sample_weight=-1.0)
+
+
 def test_zero_epochs_changes_nothing():
     net = fastbp.Network([3, 2], seed=0)
     before = net.parameters.copy()
