@@ -213,8 +213,8 @@ def _check_target_range(name, Y, cost):
     if cost == "cross_entropy" and (Y.min() < 0 or Y.max() > 1):
         raise ValueError(f"{name} must lie in [0, 1] for the cross_entropy cost; "
                          f"got values from {Y.min():g} to {Y.max():g}")
-    if cost == "log_likelihood" and Y.min() < 0:
-        raise ValueError(f"{name} must be non-negative for the log_likelihood cost; got minimum {Y.min():g}")
+    if cost in ("log_likelihood", "poisson") and Y.min() < 0:
+        raise ValueError(f"{name} must be non-negative for the {cost} cost; got minimum {Y.min():g}")
 
 
 #: Largest total sample weight: the weighted costs (weight x cost, summed in

@@ -329,7 +329,7 @@ def check_gradient(net, X, y, l2=0.0, l1=0.0, eps=1e-6, max_parameters=None, see
 def _random_problem(rng, sizes, hidden_activation, output_activation, cost, n_samples):
     """A float64 network and data valid for the pairing: class labels for a
     softmax output or the log-likelihood, targets in [0, 1] for cross-entropy,
-    standard normal targets for the quadratic cost."""
+    counts for the Poisson cost, standard normal targets for the quadratic cost."""
     net = Network(sizes, hidden_activation=hidden_activation, output_activation=output_activation, cost=cost,
                   dtype=np.float64, seed=rng, init="nielsen")
     X = rng.normal(size=(n_samples, net.n_inputs))
@@ -337,6 +337,8 @@ def _random_problem(rng, sizes, hidden_activation, output_activation, cost, n_sa
         y = rng.integers(0, net.n_outputs, n_samples)
     elif cost == "cross_entropy":
         y = rng.random((n_samples, net.n_outputs))
+    elif cost == "poisson":
+        y = rng.poisson(2.0, size=(n_samples, net.n_outputs)).astype(np.float64)
     else:
         y = rng.normal(size=(n_samples, net.n_outputs))
     return net, X, y

@@ -115,11 +115,13 @@ class Network:
         ``"sigmoid"`` (default), ``"tanh"``, ``"relu"``, ``"leaky_relu"`` or
         ``"identity"``, for every hidden layer.
     output_activation : str
-        Any hidden activation or ``"softmax"``. Default ``"sigmoid"``.
+        Any hidden activation, ``"softmax"`` or ``"exp"`` (a positive rate
+        e^z, for counts). Default ``"sigmoid"``.
     cost : str
         ``"quadratic"`` ½‖a − y‖² (default, any output),
-        ``"cross_entropy"`` (sigmoid output) or ``"log_likelihood"``
-        (softmax output).
+        ``"cross_entropy"`` (sigmoid output), ``"log_likelihood"``
+        (softmax output) or ``"poisson"``, half the Poisson deviance
+        Σ a − y ln a + y ln y − y (exp output, non-negative targets).
     dtype : float32 or float64
         The one dtype of parameters and computation. Default float64.
     seed : int, numpy.random.Generator or None

@@ -50,6 +50,8 @@ def activation(z, name, leak=0.01):
         return z.copy()
     if name == "softmax":
         return _softmax(z)
+    if name == "exp":
+        return np.exp(z)
     raise ValueError(f"unknown activation {name!r}")
 
 
@@ -66,6 +68,8 @@ def activation_prime(z, name, leak=0.01):
         return np.where(z > 0, 1.0, leak).astype(z.dtype)
     if name == "identity":
         return np.ones_like(z)
+    if name == "exp":
+        return np.exp(z)
     raise ValueError(f"no element-wise derivative for {name!r}")
 
 
@@ -76,6 +80,7 @@ def sample_costs(z, a, y, cost):
     cross_entropy  −Σ_j [y ln a + (1 − y) ln(1 − a)], with −ln σ(z) = ln(1 + e^{−z})
                    evaluated as logaddexp so it stays finite when a rounds to 0 or 1
     log_likelihood −Σ_j y_j ln softmax(z)_j
+    poisson        Σ_j [e^z − y z + y ln y − y]: half the Poisson deviance of the rate a = e^z
     """
     z, a, y = (np.asarray(v, dtype=np.float64) for v in (z, a, y))
     if cost == "quadratic":
@@ -86,6 +91,9 @@ def sample_costs(z, a, y, cost):
         m = z.max(axis=1, keepdims=True)
         log_softmax = z - (m + np.log(np.exp(z - m).sum(axis=1, keepdims=True)))
         return -np.sum(y * log_softmax, axis=1)
+    if cost == "poisson":
+        y_log_y = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0)), 0.0)
+        return np.sum(np.exp(z) - y * z + y_log_y - y, axis=1)
     raise ValueError(f"unknown cost {cost!r}")
 
 
@@ -95,7 +103,8 @@ def output_error(z, a, y, cost, output, leak=0.01):
     quadratic:   ∇_a C = a − y, times f'(z), or times the softmax Jacobian
                  diag(a) − a aᵀ for a softmax output;
     cross_entropy with sigmoid:  (a − y)/(a(1 − a)) · a(1 − a) = a − y;
-    log_likelihood with softmax: −y + a Σ_j y_j  (= a − y for one-hot y).
+    log_likelihood with softmax: −y + a Σ_j y_j  (= a − y for one-hot y);
+    poisson with exp:            (1 − y/a) · a = a − y.
     """
     if cost == "quadratic":
         grad_a = a - y
@@ -107,6 +116,8 @@ def output_error(z, a, y, cost, output, leak=0.01):
         return a - y
     if cost == "log_likelihood" and output == "softmax":
         return a * y.sum(axis=1, keepdims=True) - y
+    if cost == "poisson" and output == "exp":
+        return a - y
     raise ValueError(f"cost {cost!r} is not defined for a {output!r} output")
 
 

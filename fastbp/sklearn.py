@@ -41,8 +41,7 @@ Where the results can differ from scikit-learn's (all small):
   (scikit-learn trains on with NaN weights to ``max_iter``, then restores
   the same weights);
 * sparse input is accepted and converted to a dense array;
-* ``momentum`` must be below 1, and ``MLPRegressor(loss="poisson")`` is not
-  available (fastbp has no exponential output layer).
+* ``momentum`` must be below 1.
 
 scikit-learn >= 1.6 is needed (``pip install "scikit-learn>=1.6"``); ``import
 fastbp`` itself never imports it.
@@ -87,6 +86,7 @@ _OUTPUTS = {
     "identity": ("identity", "quadratic"),        # squared error, 1/2 sum_k (a_k - y_k)^2 per sample
     "logistic": ("sigmoid", "cross_entropy"),     # binary log-loss summed over the outputs
     "softmax": ("softmax", "log_likelihood"),     # multiclass log-loss
+    "exp": ("exp", "poisson"),                    # half the Poisson deviance summed over the outputs
 }
 
 _NON_FINITE = ("Solver produced non-finite parameter weights. The input data may contain large values and "
@@ -236,7 +236,7 @@ class _EpochLoop:
         est = self.est
         sq_end = est._weights_squared()
         data = record_cost - 0.5 * (self.l2 / self.n) * sq_end
-        if not is_classifier(est):
+        if est.out_activation_ == "identity":
             data /= est.n_outputs_          # scikit-learn's squared loss is a mean over the outputs
         w = self.penalty_weights
         squares = self.sq_start + (sq_end - self.sq_start) * np.arange(w.shape[0]) / w.shape[0]
@@ -414,7 +414,7 @@ class _BaseMLP(BaseEstimator):
         slices = _layer_slices(sizes)
         theta = _as_fastbp(coefs, intercepts, slices)
         if not hasattr(self, "out_activation_"):
-            self.out_activation_ = ("identity" if not is_classifier(self)
+            self.out_activation_ = (self._regression_output() if not is_classifier(self)
                                     else "softmax" if self._label_binarizer.y_type_ == "multiclass"
                                     else "logistic")
         defaults = {"n_iter_": 0, "t_": 0, "n_layers_": len(sizes), "n_outputs_": sizes[-1],
@@ -474,7 +474,6 @@ class _BaseMLP(BaseEstimator):
         hidden_layer_sizes = [int(h) for h in hidden_layer_sizes]
         if np.any(np.array(hidden_layer_sizes) <= 0):
             raise ValueError("hidden_layer_sizes must be > 0, got %s." % hidden_layer_sizes)
-        self._check_loss()
         first_pass = not self.__sklearn_is_fitted__() or (not self.warm_start and not incremental)
 
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
@@ -511,7 +510,7 @@ class _BaseMLP(BaseEstimator):
         self.n_outputs_ = y.shape[1]
         self.n_layers_ = len(layer_units)
         if not is_classifier(self):
-            self.out_activation_ = "identity"
+            self.out_activation_ = self._regression_output()
         elif self._label_binarizer.y_type_ == "multiclass":
             self.out_activation_ = "softmax"
         else:
@@ -780,15 +779,14 @@ class _BaseMLP(BaseEstimator):
             intercept_grads[:len(intercepts)] = [b.copy() for b in intercepts]
         return loss, grad[order]
 
-    def _check_loss(self):
-        pass
-
     def _data_loss(self, Y, P, sample_weight):
         """scikit-learn's loss of outputs P for targets Y (n, n_outputs): half the squared error averaged
         over the samples and the outputs, or the log-loss (binary: summed over the outputs) of the
         probabilities clipped to [eps, 1 - eps]; sample-weighted means over the samples."""
         if self.out_activation_ == "identity":
             return 0.5 * float(np.average((Y - P) ** 2, weights=sample_weight, axis=0).mean())
+        if self.out_activation_ == "exp":
+            return float(np.average(xlogy(Y, Y / P) - Y + P, weights=sample_weight, axis=0).sum())
         eps = np.finfo(P.dtype).eps
         P = np.clip(P, eps, 1 - eps)
         if self.out_activation_ == "softmax":
@@ -1055,16 +1053,17 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     Parameters, defaults, attributes and methods are scikit-learn's (see
     ``sklearn.neural_network.MLPRegressor``; the parameters are described on ``MLPClassifier``);
-    the module docstring lists the small differences. The output layer is linear, the loss
-    scikit-learn's squared error: ``loss_`` is half the mean squared error over the samples and the
-    outputs, while the gradient, as scikit-learn's, is that of half the squared error summed over
-    the outputs. Multi-output targets are supported.
+    the module docstring lists the small differences. With ``loss='squared_error'`` the output
+    layer is linear and ``loss_`` is half the mean squared error over the samples and the outputs,
+    while the gradient, as scikit-learn's, is that of half the squared error summed over the
+    outputs. Multi-output targets are supported.
 
     Parameters
     ----------
-    loss : {'squared_error'}, default='squared_error'
-        'poisson' (scikit-learn >= 1.7) needs an exponential output layer, which fastbp lacks, and
-        raises ``ValueError`` in ``fit``.
+    loss : {'squared_error', 'poisson'}, default='squared_error'
+        'poisson': an exponential output layer (fastbp's ``output_activation="exp"``) and half the
+        Poisson deviance summed over the outputs (``cost="poisson"``), as in scikit-learn >= 1.7;
+        y must be non-negative.
     hidden_layer_sizes=(100,), activation='relu', *, solver='adam', alpha=0.0001, ...
         Every other parameter, with its default, as for ``MLPClassifier``; early stopping scores the
         held-out part by R^2.
@@ -1096,11 +1095,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
             beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun)
 
-    def _check_loss(self):
-        if self.loss != "squared_error":
-            raise ValueError(f"fastbp's MLPRegressor supports loss='squared_error' only; loss={self.loss!r} needs "
-                             f"an exponential output layer, which fastbp does not have (use scikit-learn's "
-                             f"MLPRegressor for it)")
+    def _regression_output(self):
+        return "exp" if self.loss == "poisson" else "identity"
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=True,

@@ -45,11 +45,13 @@ def activations_of(net):
 
 
 def make_targets(rng, n, n_out, cost, output):
-    """Random targets valid for the pairing: labels for softmax/sigmoid, reals otherwise."""
+    """Random targets valid for the pairing: labels for softmax/sigmoid, counts for Poisson, reals otherwise."""
     if cost == "log_likelihood" or (output in ("softmax", "sigmoid") and n_out > 1):
         return rng.integers(0, n_out, n)
     if cost == "cross_entropy":
         return rng.random((n, n_out))
+    if cost == "poisson":
+        return rng.poisson(2.0, size=(n, n_out)).astype(np.float64)      # counts, zeros among them
     return rng.normal(size=(n, n_out))
 
 

@@ -486,6 +486,67 @@ def test_loss_grad_lbfgs_equals_sklearns(data, target):
         ours._loss_grad_lbfgs(packed[1:], X, Y)
 
 
+@pytest.fixture(scope="module")
+def counts(data):
+    """Poisson counts for two outputs, their rates log-linear in X."""
+    X = data["X"]
+    rates = np.exp(0.4 * X[:, :2] + np.array([0.2, -0.3]))
+    return np.random.RandomState(1).poisson(rates).astype(float)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("batch_size", [40, 120])
+def test_poisson_loss_follows_sklearn(data, counts, solver, batch_size):
+    # An exponential output layer and half the Poisson deviance summed over the outputs, as scikit-learn's
+    # MLPRegressor(loss="poisson"): the same trajectory, and loss_ exact with one batch per epoch.
+    params = dict(loss="poisson", hidden_layer_sizes=(7, 5), activation="tanh", batch_size=batch_size, alpha=0.1,
+                  shuffle=False, max_iter=15, random_state=0, **SOLVERS[solver])
+    ours, theirs = both("MLPRegressor", **params)
+    ours.fit(data["X"], counts)
+    theirs.fit(data["X"], counts)
+    assert ours.out_activation_ == theirs.out_activation_ == "exp"
+    assert_params_equal(ours, theirs)
+    atol = 1e-12 if batch_size == 120 else 1e-4       # the L2 term inside loss_, see above
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-12, atol=atol)
+    np.testing.assert_allclose(ours.predict(data["X"]), theirs.predict(data["X"]), rtol=1e-8)
+
+
+def test_poisson_lbfgs_objective_equals_sklearns(data, counts):
+    # scikit-learn's own L-BFGS loss and gradient at random parameters (see test_loss_grad_lbfgs_equals_sklearns).
+    ours, theirs = both("MLPRegressor", loss="poisson", hidden_layer_sizes=(5,), solver="lbfgs", alpha=0.3,
+                        max_iter=2, random_state=0)
+    X = data["X"]
+    ours.fit(X, counts)
+    theirs.fit(X, counts)
+    sizes = [X.shape[1], 5, 2]
+    packed = 0.3 * np.random.default_rng(0).normal(size=sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:])))
+    work = ([X] + [np.empty((len(X), k)) for k in sizes[1:]], [np.empty((len(X), k)) for k in sizes[1:]],
+            [np.empty((a, b)) for a, b in zip(sizes[:-1], sizes[1:])], [np.empty(b) for b in sizes[1:]])
+    their_loss, their_grad = theirs._loss_grad_lbfgs(packed, X, counts, None, *work)
+    our_loss, our_grad = ours._loss_grad_lbfgs(packed, X, counts)
+    assert our_loss == pytest.approx(their_loss, rel=1e-12)
+    np.testing.assert_allclose(our_grad, their_grad, rtol=0, atol=1e-12 * np.abs(their_grad).max())
+
+
+@pytest.mark.parametrize("seed", [0, 42])
+def test_poisson_regression_without_hidden_nonlinearity_is_the_glm(seed):
+    # scikit-learn's test_mlp_vs_poisson_glm_equivalent: one identity hidden unit, so the MLP is a Poisson GLM.
+    from sklearn.linear_model import PoissonRegressor
+    rng = np.random.default_rng(seed)
+    X = np.linspace(0, 1, 100)
+    y = rng.poisson(np.exp(X + 1))
+    X = X.reshape(-1, 1)
+    glm = PoissonRegressor(alpha=0, tol=1e-7).fit(X, y)
+    mlp = fb.MLPRegressor(loss="poisson", hidden_layer_sizes=(1,), activation="identity", alpha=0, solver="lbfgs",
+                          tol=1e-7, random_state=np.random.RandomState(seed + 1)).fit(X, y)
+    np.testing.assert_allclose(mlp.predict(X), glm.predict(X), rtol=1e-4)
+
+
+def test_poisson_loss_refuses_negative_targets(data):
+    with pytest.raises(ValueError, match="must be non-negative for the poisson cost; got minimum -1"):
+        fb.MLPRegressor(loss="poisson", max_iter=2).fit(data["X"], np.r_[-1.0, np.ones(119)])
+
+
 def test_divergence_with_early_stopping_restores_the_best_weights():
     # scikit-learn's test_mlp_diverging_loss setting, without shuffling so that both trajectories are the
     # same: scikit-learn trains on with NaN weights to max_iter and restores the best ones; fastbp stops at

@@ -2,7 +2,7 @@
 
 Derivatives are computed from the activation's *output* a = f(z), which every
 activation here allows (sigmoid: a(1-a), tanh: 1-a², relu: [a>0], leaky relu:
-1 or the slope, identity: 1). The backward pass therefore never stores z for
+1 or the slope, identity: 1, exp: a). The backward pass therefore never stores z for
 hidden layers and never calls exp again.
 """
 
@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from .._config import JIT
-from .codes import LEAKY_RELU, RELU, SIGMOID, SOFTMAX, TANH
+from .codes import EXP, LEAKY_RELU, RELU, SIGMOID, SOFTMAX, TANH
 from .vexp import exp_nonpositive
 
 
@@ -61,6 +61,11 @@ def activate_rows(Z, A, n_rows, act, leak):
             inv = one / s
             for k in range(n):
                 A[i, k] *= inv
+    elif act == EXP:
+        # Output layers only; an overflow to inf is caught as divergence by the callers.
+        for i in range(n_rows):
+            for k in range(n):
+                A[i, k] = np.exp(Z[i, k])
     else:  # IDENTITY
         for i in range(n_rows):
             for k in range(n):
@@ -80,6 +85,8 @@ def derivative_at(a, act, leak, one):
         return one if a > zero else zero
     if act == LEAKY_RELU:
         return one if a > zero else leak
+    if act == EXP:
+        return a
     return one
 
 

@@ -10,10 +10,12 @@ TANH = 2
 RELU = 3
 LEAKY_RELU = 4
 SOFTMAX = 5
+EXP = 6         # output layers only: positive outputs, e.g. Poisson rates
 
 QUADRATIC = 0
 CROSS_ENTROPY = 1
 LOG_LIKELIHOOD = 2
+POISSON = 3
 
 ACTIVATIONS = {
     "identity": IDENTITY,
@@ -22,6 +24,7 @@ ACTIVATIONS = {
     "relu": RELU,
     "leaky_relu": LEAKY_RELU,
     "softmax": SOFTMAX,
+    "exp": EXP,
 }
 HIDDEN_ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu")
 OUTPUT_ACTIVATIONS = tuple(ACTIVATIONS)
@@ -30,14 +33,17 @@ COSTS = {
     "quadratic": QUADRATIC,
     "cross_entropy": CROSS_ENTROPY,
     "log_likelihood": LOG_LIKELIHOOD,
+    "poisson": POISSON,
 }
 
 #: Output activations each cost is defined for. Cross-entropy needs outputs in
-#: (0, 1) per unit; the log-likelihood needs a probability distribution.
+#: (0, 1) per unit; the log-likelihood needs a probability distribution; the
+#: Poisson deviance a positive rate a = e^z (its canonical link).
 COST_OUTPUTS = {
     "quadratic": OUTPUT_ACTIVATIONS,
     "cross_entropy": ("sigmoid",),
     "log_likelihood": ("softmax",),
+    "poisson": ("exp",),
 }
 
 # Columns of the int64 layer table shared by all kernels (one row per layer).

@@ -9,7 +9,7 @@ from numba import njit
 
 from .._config import JIT
 from .activations import derivative_at
-from .codes import CROSS_ENTROPY, QUADRATIC, SOFTMAX
+from .codes import CROSS_ENTROPY, LOG_LIKELIHOOD, POISSON, QUADRATIC, SOFTMAX
 from .vexp import exp_nonpositive
 
 
@@ -21,6 +21,7 @@ def cost_of(Z, A, Y, i, r, cost):
     quadratic:      ½ Σ (a - y)²                                 (Nielsen)
     cross_entropy:  Σ y·softplus(-z) + (1-y)·softplus(z)         = -Σ y ln a + (1-y) ln(1-a)
     log_likelihood: Σ y·(logsumexp(z) - z)                        = -Σ y ln softmax(z)
+    poisson:        Σ e^z - y·z + y ln y - y      (half the Poisson deviance, 0 where a = e^z = y)
     """
     n = Z.shape[1]
     c = 0.0
@@ -37,6 +38,14 @@ def cost_of(Z, A, Y, i, r, cost):
             softplus_pos = max(zk, 0.0) + tail
             softplus_neg = max(-zk, 0.0) + tail
             c += yk * softplus_neg + (1.0 - yk) * softplus_pos
+        return c
+    if cost == POISSON:
+        for k in range(n):
+            zk = np.float64(Z[i, k])
+            yk = np.float64(Y[r, k])
+            c += np.exp(zk) - yk * zk
+            if yk > 0.0:
+                c += yk * np.log(yk) - yk
         return c
     # LOG_LIKELIHOOD
     m = np.float64(Z[i, 0])
@@ -59,6 +68,7 @@ def output_delta(A, Y, i, r, cost, act, leak, scale, D):
     quadratic:                 (a - y) ⊙ f'(z), or the softmax Jacobian applied
                                to (a - y) when the output is softmax;
     cross_entropy + sigmoid:   a - y (the σ' factors cancel);
+    poisson + exp:             a - y (likewise);
     log_likelihood + softmax:  a·Σy - y, which is a - y for one-hot targets.
     """
     n = A.shape[1]
@@ -74,12 +84,12 @@ def output_delta(A, Y, i, r, cost, act, leak, scale, D):
         else:
             for k in range(n):
                 D[i, k] = scale * ((A[i, k] - Y[r, k]) * derivative_at(A[i, k], act, leak, one))
-    elif cost == CROSS_ENTROPY:
-        for k in range(n):
-            D[i, k] = scale * (A[i, k] - Y[r, k])
-    else:  # LOG_LIKELIHOOD
+    elif cost == LOG_LIKELIHOOD:
         total = D.dtype.type(0.0)
         for k in range(n):
             total += Y[r, k]
         for k in range(n):
             D[i, k] = scale * (A[i, k] * total - Y[r, k])
+    else:  # CROSS_ENTROPY with sigmoid, POISSON with exp
+        for k in range(n):
+            D[i, k] = scale * (A[i, k] - Y[r, k])
