@@ -161,9 +161,11 @@ def as_targets(y, n_samples, n_outputs, dtype, cost, name="y"):
 
     Accepts integer class labels (1-D, or an (n, 1) column when n_outputs > 1),
     one-hot indexed into the outputs, or an (n, n_outputs) target array.
+    For the poisson cost y holds counts: (n, n_outputs), or 1-D for one output.
     Returns (Y, labels): Y a C-contiguous (n, n_outputs) array of ``dtype``;
     labels an int64 (n,) array of class indices when accuracy is defined
-    (labels given, one-hot rows, or a single 0/1 output), else an empty array.
+    (labels given, one-hot rows, or a single 0/1 output; never for counts),
+    else an empty array.
     """
     arr = _as_numeric(name, y)
     if arr.ndim == 0 or arr.ndim > 2:
@@ -174,9 +176,18 @@ def as_targets(y, n_samples, n_outputs, dtype, cost, name="y"):
     if not all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinity")
     shape = f"{arr.ndim}-D" if arr.ndim == 1 else f"a {arr.shape} column"
+    no_labels = np.empty(0, dtype=np.int64)
+    if cost == "poisson":       # counts, never class labels: no accuracy either
+        if arr.ndim == 1 and n_outputs == 1:
+            arr = arr.reshape(-1, 1)
+        if arr.shape[1:] != (n_outputs,):
+            raise ValueError(f"{name} holds counts for the poisson cost, so it must be (n_samples, {n_outputs}) "
+                             f"(or 1-D for one output); got shape {arr.shape}")
+        Y = _to_dtype(name, arr, dtype)
+        _check_target_range(name, Y, cost)
+        return Y, no_labels
     if arr.ndim == 2 and arr.shape[1] == 1 and n_outputs > 1:
         arr = arr[:, 0]
-    no_labels = np.empty(0, dtype=np.int64)
 
     if arr.ndim == 1:
         if n_outputs == 1:

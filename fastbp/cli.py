@@ -306,7 +306,8 @@ def train(args, out=None):
     largest label + 1] and a model saved with ``--save`` predicts the data's
     labels; labels that cannot index units (negative, or sparse) are mapped
     to 0..K-1 for training and evaluation, with a note, and then ``--save``
-    and ``--checkpoint`` are refused (ValueError). The network has
+    and ``--checkpoint`` are refused (ValueError). With ``--cost poisson``,
+    y holds counts (targets), never class labels. The network has
     ``--dtype`` (float64 or float32) throughout. Progress goes to ``out``
     (default stdout), warnings to stderr. Returns the exit status: 0, or 130
     when Ctrl-C interrupted training (the model is still saved).
@@ -328,6 +329,8 @@ def train(args, out=None):
         raise ValueError("--shard needs --distributed")
     quiet = args.quiet or not rank0
     X_train, y_train, X_test, y_test, source = _load_dataset(args)
+    if args.cost == "poisson":      # integers here are counts, one per output, never class labels
+        y_train, y_test = y_train.astype(np.float64), y_test.astype(np.float64)
     # With --shard each rank reads its own file, which may lack some classes: every rank maps
     # labels to units by the classes of all the files, so all build the same network.
     all_labels = _labels_of_all_ranks(comm, y_train, y_test) if args.shard else None

@@ -7,10 +7,8 @@ interrupted save never leaves a broken model behind.
 """
 
 import errno
-import itertools
 import json
 import math
-import operator
 import os
 import weakref
 import zipfile
@@ -19,6 +17,7 @@ import numpy as np
 
 from ._atomic import atomic_write
 from ._version import __version__
+from .history import copy_record
 
 __all__ = ["save", "load", "FORMAT_VERSION"]
 
@@ -146,24 +145,27 @@ def save(net, path, training_state=True):
         np.savez(f, **arrays)
 
 
-#: Per network, the epoch records last saved and their JSON texts: a checkpoint after every epoch then
-#: encodes only the new records, instead of the whole history each time (quadratic in the epochs).
+#: Per network, copies of the epoch records it last saved and their JSON texts: a checkpoint after every
+#: epoch then encodes only the new records, instead of the whole history each time (quadratic in the epochs).
 _encoded_records = weakref.WeakKeyDictionary()
 
 
 def _records_json(net):
-    """``json.dumps(net._records)``, reusing the text of records encoded by earlier saves. A cached
-    text is reused only for the very record object it was made from (records are never changed once
-    recorded: ``Network._add_record`` stores a private copy)."""
+    """``json.dumps(net._records)``, reusing the text of each record that still equals the copy of it
+    taken when it was last saved (a record can change in place: a schedule is handed the live list)."""
     records = net._records
-    saved, texts = _encoded_records.get(net, ((), ()))
-    if len(saved) <= len(records) and all(map(operator.is_, records, saved)):     # the usual case, at C speed
+    saved, texts = _encoded_records.get(net, ([], []))
+    if len(saved) <= len(records) and records[:len(saved)] == saved:      # the usual case, compared in C
         kept = len(saved)
     else:
-        kept = sum(1 for _ in itertools.takewhile(bool, map(operator.is_, records, saved)))
-    texts = [*texts[:kept], *map(json.dumps, records[kept:])]
-    _encoded_records[net] = (list(records), texts)
+        kept = 0
+        while kept < min(len(records), len(saved)) and records[kept] == saved[kept]:
+            kept += 1
+    new = records[kept:]
+    saved, texts = saved[:kept] + [copy_record(r) for r in new], texts[:kept] + [json.dumps(r) for r in new]
+    _encoded_records[net] = (saved, texts)
     return "[" + ", ".join(texts) + "]"
+
 
 def _optimizer_config(optimizer):
     from . import optimizers

@@ -41,7 +41,10 @@ Where the results can differ from scikit-learn's (all small):
   (scikit-learn trains on with NaN weights to ``max_iter``, then restores
   the same weights);
 * sparse input is accepted and converted to a dense array;
-* ``momentum`` must be below 1.
+* ``momentum`` must be below 1;
+* a regressor's ``loss`` may not change under ``warm_start`` or
+  ``partial_fit`` (scikit-learn keeps the old output layer and scores it by
+  the new loss), and ``loss="poisson"`` needs y >= 0 (``ValueError``).
 
 scikit-learn >= 1.6 is needed (``pip install "scikit-learn>=1.6"``); ``import
 fastbp`` itself never imports it.
@@ -475,6 +478,13 @@ class _BaseMLP(BaseEstimator):
         if np.any(np.array(hidden_layer_sizes) <= 0):
             raise ValueError("hidden_layer_sizes must be > 0, got %s." % hidden_layer_sizes)
         first_pass = not self.__sklearn_is_fitted__() or (not self.warm_start and not incremental)
+        fitted_output = getattr(self, "out_activation_", None)
+        if not first_pass and not is_classifier(self) and fitted_output not in (None, self._regression_output()):
+            # scikit-learn would keep the old output layer and score it by the new loss
+            fitted_loss = "poisson" if fitted_output == "exp" else "squared_error"
+            raise ValueError(f"warm_start/partial_fit needs the loss the network was fitted with, "
+                             f"loss={fitted_loss!r} (its output layer is {fitted_output!r}); got loss={self.loss!r} "
+                             f"(fit without warm_start to start afresh)")
 
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         X = _dense(X)

@@ -211,6 +211,22 @@ def test_saved_model_predicts_the_data_s_own_labels_1_to_4(tmp_path, capsys):
     assert np.mean(predictions == y) > 0.8
 
 
+def test_poisson_reads_integer_targets_as_counts_not_labels(tmp_path, capsys):
+    import fastbp
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    counts = rng.poisson(np.exp(0.6 * X[:, 0] + 0.5))           # integers 0..14: not class labels here
+    np.savetxt(tmp_path / "c.csv", np.c_[X, counts], delimiter=",", header="a,b,c,y", comments="", fmt="%.6g")
+    model = tmp_path / "m.npz"
+    assert main(["train", "--data", str(tmp_path / "c.csv"), "--cost", "poisson", "--epochs", "30",
+                 "--learning-rate", "0.05", "--save", str(model), "--quiet"]) == 0
+    assert "class labels" not in capsys.readouterr().out
+    net = fastbp.load(model)
+    assert (net.sizes, net.output_activation, net.cost_name) == ((3, 30, 1), "exp", "poisson")
+    rates = net.predict(X)[:, 0]
+    assert np.corrcoef(rates, np.exp(0.6 * X[:, 0]))[0, 1] > 0.9
+
+
 def test_labels_that_cannot_index_units_are_mapped_with_a_note_and_not_saved(tmp_path, capsys):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 3))

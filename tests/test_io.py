@@ -430,6 +430,29 @@ def test_saved_records_follow_every_change_of_the_history(tmp_path):
     assert "records" not in json.loads(str(np.load(path, allow_pickle=False)["header"][()]))
 
 
+def test_records_changed_in_place_are_saved_as_they_now_are(tmp_path):
+    # A schedule is handed the network's live records; what it writes into them is in net.history, and
+    # so in every later save, though those records were encoded before.
+    X, y = _data(20)
+
+    class Annotate:
+        def rate(self, epoch, lr0, records):
+            if records:
+                records[-1]["lr_next"] = lr0
+                records[0].setdefault("notes", []).append(epoch)
+            return lr0
+
+    path = tmp_path / "ckpt.npz"
+    net = fastbp.Network([4, 3], seed=0)
+    net.fit(X, y, epochs=4, learning_rate=0.3, schedule=Annotate(), checkpoint=path)
+    assert _saved_records(path) == net.history.records
+    assert [r.get("lr_next") for r in _saved_records(path)] == [0.3, 0.3, 0.3, None]
+    assert _saved_records(path)[0]["notes"] == [2, 3, 4]
+    net._records[2].pop("lr_next")
+    net.save(path)
+    assert _saved_records(path) == net.history.records and "lr_next" not in _saved_records(path)[2]
+
+
 def _adam_state(path):
     with np.load(path, allow_pickle=False) as data:
         return {k: data[k] for k in ("optimizer_first", "optimizer_second", "optimizer_step")}

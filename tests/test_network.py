@@ -340,3 +340,17 @@ def test_poisson_cost_refuses_negative_targets_before_training():
     with pytest.raises(ValueError, match="y must be non-negative for the poisson cost; got minimum -2"):
         net.fit(np.ones((3, 2)), [[1.0], [-2.0], [0.0]], epochs=1)
     np.testing.assert_array_equal(net.parameters, before)
+
+
+def test_poisson_targets_are_counts_never_class_labels():
+    X = np.ones((4, 2))
+    one = fastbp.Network([2, 1], output_activation="exp", cost="poisson", seed=0)
+    history = one.fit(X, [0, 1, 1, 0], epochs=1, learning_rate=0.1)
+    assert "accuracy" not in history.keys()              # 0/1 counts are not two classes
+    assert one.evaluate(X, [[0], [1], [1], [0]])["accuracy"] is None
+    two = fastbp.Network([2, 2], output_activation="exp", cost="poisson", seed=0)
+    with pytest.raises(ValueError, match=r"y holds counts for the poisson cost, so it must be \(n_samples, 2\)"):
+        two.fit(X, [0, 1, 1, 0], epochs=1)
+    with pytest.raises(ValueError, match="accuracy"):
+        one.fit(X, [0, 1, 1, 0], epochs=2, validation_data=(X, [0, 1, 1, 0]),
+                early_stopping=fastbp.EarlyStopping("val_accuracy"))

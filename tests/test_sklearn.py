@@ -693,3 +693,19 @@ def test_diabetes_r2_matches_sklearn():
             for seed in range(3)])
     assert scores[fb] > 0.35
     assert abs(scores[fb] - scores[sk]) <= 0.02
+
+
+@pytest.mark.parametrize("first, second", [("squared_error", "poisson"), ("poisson", "squared_error")])
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+def test_changing_the_loss_of_a_fitted_regressor_is_refused(data, counts, first, second, how):
+    # scikit-learn keeps the first loss's output layer and scores it by the second loss; fastbp refuses,
+    # as it does when hidden_layer_sizes changes, and leaves the fitted model as it was.
+    est = fb.MLPRegressor(loss=first, hidden_layer_sizes=(4,), max_iter=3, warm_start=how == "warm_start",
+                          random_state=0).fit(data["X"], counts[:, 0])
+    coefs = [c.copy() for c in est.coefs_]
+    est.set_params(loss=second)
+    with pytest.raises(ValueError, match=f"needs the loss the network was fitted with, loss='{first}'"):
+        est.fit(data["X"], counts[:, 0]) if how == "warm_start" else est.partial_fit(data["X"], counts[:, 0])
+    assert all(np.array_equal(a, b) for a, b in zip(est.coefs_, coefs)) and est.n_iter_ == 3
+    est.set_params(loss=second, warm_start=False).fit(data["X"], counts[:, 0])       # afresh: allowed
+    assert est.out_activation_ == ("exp" if second == "poisson" else "identity")
