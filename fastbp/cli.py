@@ -274,6 +274,26 @@ def _labels_of_all_ranks(comm, y_train, y_test):
     return None if kinds == {True} else np.unique(np.concatenate(gathered))
 
 
+def _held_out_scores(net, X_test, y_test, l2, comm=None):
+    """``net.evaluate`` on the held-out rows; with ``comm`` (``--shard``: each rank holds its own part of
+    them), over every rank's part together, the same on every rank."""
+    if comm is None:
+        return net.evaluate(X_test, y_test, l2=l2)
+    from . import distributed
+    error, mine = None, (0.0, 0.0, 0)
+    try:
+        local = net.evaluate(X_test, y_test)
+        mine = (local["cost"] * len(X_test), None if local["accuracy"] is None else local["accuracy"] * len(X_test),
+                len(X_test))
+    except Exception as caught:
+        error = caught
+    distributed._agree(comm, error, "evaluating its held-out part")
+    parts = comm.allgather(mine)
+    total = sum(n for _, _, n in parts)
+    accuracy = None if parts[0][1] is None else sum(correct for _, correct, _ in parts) / total
+    return {"cost": sum(cost for cost, _, _ in parts) / total + net._penalty(l2, 0.0, total), "accuracy": accuracy}
+
+
 def _describe(classes):
     if len(classes) <= 8:
         return ", ".join(f"{c} -> {i}" for i, c in enumerate(classes.tolist()))
@@ -328,7 +348,15 @@ def train(args, out=None):
     elif args.shard:
         raise ValueError("--shard needs --distributed")
     quiet = args.quiet or not rank0
-    X_train, y_train, X_test, y_test, source = _load_dataset(args)
+    error = None
+    try:
+        X_train, y_train, X_test, y_test, source = _load_dataset(args)
+    except Exception as caught:
+        if comm is None:
+            raise
+        error = caught      # with --shard only some ranks may fail: every rank must learn of it
+    if comm is not None:
+        distributed._agree(comm, error, "loading its data")
     if args.cost == "poisson":      # integers here are counts, one per output, never class labels
         y_train, y_test = y_train.astype(np.float64), y_test.astype(np.float64)
     # With --shard each rank reads its own file, which may lack some classes: every rank maps
@@ -403,11 +431,7 @@ def train(args, out=None):
         if args.diagnostics:
             root, ext = os.path.splitext(args.plot)
             plot.gradient_norms(history, f"{root}-gradients{ext or '.png'}")
-    if args.shard and len(history) and "val_cost" in history:
-        # each rank holds its own held-out part: report the metrics reduced over all ranks
-        scores = {"cost": history["val_cost"][-1], "accuracy": history.records[-1].get("val_accuracy")}
-    else:
-        scores = net.evaluate(X_test, y_test, l2=args.l2)
+    scores = _held_out_scores(net, X_test, y_test, args.l2, comm if args.shard else None)
     train_time = sum(history["time"]) if len(history) else 0.0
     kernel_time = sum(history["compile_time"]) if len(history) else 0.0
     rate = len(X_train) * len(history) / max(train_time - kernel_time, 1e-12)

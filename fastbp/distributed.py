@@ -77,6 +77,7 @@ from .kernels.fpu import flush_subnormals, restore_fp_mode
 from .kernels.propagate import accumulate_gradient, count_correct, layer_units, total_sample_weight, work_capacity
 from .kernels.update import optimizer_step, regularised_gradient
 from .stopping import BestTracker
+from .training import checked_rate
 
 __all__ = ["fit", "communicator", "shard_slice", "MPI_INSTALL_HINT"]
 
@@ -206,6 +207,15 @@ def _raise_first(infos, size, local_error):
 def _agree(comm, error, where):
     """Collective: every rank learns of every rank's error and raises the same one."""
     _raise_first(comm.allgather(_describe(error, where)), comm.size, error)
+
+
+def _describe_schedule(schedule):
+    """What ranks compare of their schedules: its repr, or its class when the repr is object's
+    (which holds the object's address, different on every rank)."""
+    cls = type(schedule)
+    if cls.__repr__ is object.__repr__:
+        return f"a {cls.__module__}.{cls.__qualname__} instance"
+    return repr(schedule)
 
 
 def _fingerprint(*arrays):
@@ -347,7 +357,7 @@ class _Run:
               sample_weight, validation_data, validation_fraction, evaluate_training, early_stopping, shuffle,
               shard, callbacks, verbose, checkpoint, checkpoint_every, threads):
         """Validate locally, agree across ranks, then broadcast rank 0's state."""
-        from .training import check_fit_arguments
+        from .training import check_fit_arguments, check_monitors, recorded_metrics
         net, comm = self.net, self.comm
         error, items = None, {}
         try:
@@ -375,15 +385,16 @@ class _Run:
                     raise ValueError("give validation_data or validation_fraction, not both")
                 Xv, yv = v.check_validation_data(validation_data)
                 self.validation = net._data(Xv, yv)
-            if (self.early_stopping is not None and self.early_stopping.monitor.startswith("val_")
-                    and self.validation is None and self.validation_fraction is None):
-                raise ValueError(f"early stopping on {self.early_stopping.monitor!r} needs validation_data or "
-                                 f"validation_fraction")
             X_, Y_, labels, sw = self.data
+            # validation_fraction splits the training data (below): its targets are of the same kind.
+            validation_labels = (self.validation[2].shape[0] > 0 if self.validation is not None
+                                 else labels.shape[0] > 0 if self.validation_fraction is not None else None)
+            check_monitors(self.early_stopping, self.schedule, recorded_metrics(
+                False, labels.shape[0] > 0, self.evaluate_training, validation_labels, extra=("comm_time",)))
             items = {
                 "network": repr(net), "leaky_slope": net.leaky_slope, "epochs": self.epochs,
                 "batch_size": batch_size, "learning_rate": self.lr0, "l2": self.l2, "l1": self.l1,
-                "dropout": self.dropout, "optimizer": self.optimizer, "schedule": repr(self.schedule),
+                "dropout": self.dropout, "optimizer": self.optimizer, "schedule": _describe_schedule(self.schedule),
                 "early_stopping": self.early_stopping, "shuffle": self.shuffle, "shard": self.shard,
                 "evaluate_training": self.evaluate_training, "checkpoint_every": self.checkpoint_every,
                 "kind of targets": "class labels" if labels.shape[0] else "real-valued targets",
@@ -515,7 +526,7 @@ class _Run:
         mid_epoch = False       # a Ctrl-C left the parameters between two recorded epochs
         for _ in range(self.epochs):
             epoch = len(net._records) + 1
-            lr = self.schedule.rate(epoch, self.lr0, net._records)
+            lr = checked_rate(self.schedule, self.schedule.rate(epoch, self.lr0, net._records), epoch)
             if lr is None:
                 break
             started = time.perf_counter()
@@ -582,8 +593,13 @@ class _Run:
             record = {"epoch": epoch, "cost": cost}
             if labels.shape[0]:
                 record["accuracy"] = correct / max(1, rows_trained)
-            elapsed, rank0_comm_time, compile_time = self._evaluations(record, epoch, started, comm_time,
-                                                                       self.compile_clock.seconds - compiled)
+            try:
+                elapsed, rank0_comm_time, compile_time = self._evaluations(record, epoch, started, comm_time,
+                                                                           self.compile_clock.seconds - compiled)
+            except Exception:
+                # The epoch cannot be recorded, so it must not stay applied (as in Network.fit).
+                self._restore(saved_theta, state, saved_state, previous_state)
+                raise
             record["learning_rate"] = lr
             record["time"], record["comm_time"], record["compile_time"] = elapsed, rank0_comm_time, compile_time
             # the same decision on every rank: the records agree

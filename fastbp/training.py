@@ -230,6 +230,54 @@ class NonFiniteX(ValueError):
     too and raises a plain ValueError)."""
 
 
+def recorded_metrics(full_batch, labels, evaluate_training, validation_labels, extra=()):
+    """The scalar metrics every epoch's record of a fit will hold: ``labels`` whether the training
+    targets are class labels; ``validation_labels`` None without validation data, else whether its
+    targets are; ``extra`` names more (distributed.fit's ``comm_time``)."""
+    keys = {"epoch", "cost", "time", "compile_time", *extra} | (set() if full_batch else {"learning_rate"})
+    if labels:
+        keys.add("accuracy")
+    if evaluate_training:
+        keys |= {"train_cost", "train_accuracy"} if labels else {"train_cost"}
+    if validation_labels is not None:
+        keys |= {"val_cost", "val_accuracy"} if validation_labels else {"val_cost"}
+    return keys
+
+
+def check_monitors(early_stopping, schedule, recorded):
+    """Early stopping's and the schedule's monitors must be among the ``recorded`` metrics: found
+    out before the first epoch, not after it has changed the network."""
+    monitors = []
+    if early_stopping is not None:
+        monitors.append(("early stopping", early_stopping.monitor))
+    if isinstance(getattr(schedule, "monitor", None), str):
+        monitors.append((f"schedule {type(schedule).__name__}", schedule.monitor))
+    for what, monitor in monitors:
+        if monitor in recorded:
+            continue
+        if monitor.endswith("accuracy") and monitor.replace("accuracy", "cost") in recorded:
+            hint = "needs class labels (accuracies are recorded for classification)"
+        elif monitor.startswith("val_") and "val_cost" not in recorded:
+            hint = "needs validation_data or validation_fraction"
+        elif monitor.startswith("train_") and "train_cost" not in recorded:
+            hint = "needs evaluate_training=True"
+        else:
+            hint = "is not a metric fastbp records"
+        raise ValueError(f"{what} on {monitor!r} {hint}; this fit records {sorted(recorded)}")
+
+
+def checked_rate(schedule, lr, epoch):
+    """A schedule's rate for ``epoch`` as a Python float (a numpy scalar would not serialise into the
+    saved records), or None to stop; anything but a finite number > 0 is a ValueError."""
+    if lr is None:
+        return None
+    if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"schedule {schedule!r} returned {lr!r} for epoch {epoch}: a learning "
+                         f"rate must be a finite number > 0 (or None to stop training)")
+    return float(lr)
+
+
 class Trainer:
     """One call of ``Network.fit``."""
 
@@ -266,40 +314,9 @@ class Trainer:
         # Seconds spent compiling kernels or loading them from numba's cache (first use only),
         # recorded per epoch as "compile_time".
         self.compile_clock = CompileClock()
-        self._check_monitors()
-
-    def _recorded_metrics(self):
-        """The scalar metrics every epoch's record of this fit will hold."""
-        keys = {"epoch", "cost", "time", "compile_time"} | (set() if self.optimizer.full_batch else {"learning_rate"})
-        if self.labels.shape[0]:
-            keys.add("accuracy")
-        if self.evaluate_training:
-            keys |= {"train_cost", "train_accuracy"} if self.labels.shape[0] else {"train_cost"}
-        if self.validation is not None:
-            keys |= {"val_cost", "val_accuracy"} if self.validation[2].shape[0] else {"val_cost"}
-        return keys
-
-    def _check_monitors(self):
-        """Early stopping's and the schedule's monitors must be metrics this fit records: found out
-        before the first epoch, not after it has changed the network."""
-        monitors = []
-        if self.early_stopping is not None:
-            monitors.append(("early stopping", self.early_stopping.monitor))
-        if isinstance(getattr(self.schedule, "monitor", None), str):
-            monitors.append((f"schedule {type(self.schedule).__name__}", self.schedule.monitor))
-        recorded = self._recorded_metrics()
-        for what, monitor in monitors:
-            if monitor in recorded:
-                continue
-            if monitor.endswith("accuracy") and monitor.replace("accuracy", "cost") in recorded:
-                hint = "needs class labels (accuracies are recorded for classification)"
-            elif monitor.startswith("val_") and self.validation is None:
-                hint = "needs validation_data or validation_fraction"
-            elif monitor.startswith("train_") and not self.evaluate_training:
-                hint = "needs evaluate_training=True"
-            else:
-                hint = "is not a metric fastbp records"
-            raise ValueError(f"{what} on {monitor!r} {hint}; this fit records {sorted(recorded)}")
+        check_monitors(self.early_stopping, self.schedule, recorded_metrics(
+            self.optimizer.full_batch, self.labels.shape[0] > 0, self.evaluate_training,
+            None if self.validation is None else self.validation[2].shape[0] > 0))
 
     def _restore(self, saved_theta, state, saved_state, previous_state):
         """Put the parameters and optimizer state back as they were before the epoch."""
@@ -415,14 +432,9 @@ class Trainer:
         try:
             for _ in range(self.epochs):
                 epoch = len(net._records) + 1
-                lr = self.schedule.rate(epoch, self.lr0, net._records)
+                lr = checked_rate(self.schedule, self.schedule.rate(epoch, self.lr0, net._records), epoch)
                 if lr is None:
                     break
-                if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, (int, float, np.integer, np.floating)) \
-                        or not (math.isfinite(lr) and lr > 0):
-                    raise ValueError(f"schedule {self.schedule!r} returned {lr!r} for epoch {epoch}: a learning "
-                                     f"rate must be a finite number > 0 (or None to stop training)")
-                lr = float(lr)          # a numpy scalar would not serialise into the saved records
                 hyper[codes.H_LR] = lr
                 started = time.perf_counter()
                 compiled = self.compile_clock.seconds

@@ -186,6 +186,44 @@ def test_distributed_training_on_file_shards(tmp_path):
     assert summary.startswith("held-out accuracy") and float(summary.split()[2].rstrip(",")) > 0.7
 
 
+def _mpi_fastbp():
+    from test_distributed import mpi_or_skip
+    _, mpiexec = mpi_or_skip()
+    exe = shutil.which("fastbp")
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1",
+               OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    return [mpiexec, "-n", "2", *([exe] if exe else [sys.executable, "-m", "fastbp"])], env
+
+
+def test_shards_report_the_held_out_parts_of_every_file_and_a_missing_file_stops_every_rank(tmp_path):
+    import fastbp
+    from fastbp.datasets import load, train_test_split
+    cmd, env = _mpi_fastbp()
+    rng = np.random.default_rng(0)
+    held_out = []
+    for rank in range(2):
+        X = rng.normal(size=(120, 3))
+        counts = rng.poisson(np.exp(0.6 * X[:, 0] + 0.3)).astype(float)
+        np.savez(tmp_path / f"part-{rank}.npz", X=X, y=counts)
+        held_out.append(train_test_split(*load(tmp_path / f"part-{rank}.npz"), 0.25, seed=0)[2:])   # as the CLI
+    model = tmp_path / "m.npz"
+    out = subprocess.run([*cmd, "train", "--distributed", "--shard", "--data", str(tmp_path / "part-{rank}.npz"),
+                          "--cost", "poisson", "--learning-rate", "0.05", "--epochs", "30", "--early-stopping", "2",
+                          "--save", str(model)], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    # The summary scores the saved (best) weights on both files' held-out rows, not the last
+    # epoch's validation split.
+    summary = out.stdout.strip().splitlines()[-2]
+    X_test, y_test = np.vstack([X for X, _ in held_out]), np.concatenate([y for _, y in held_out])
+    expected = fastbp.load(model).evaluate(X_test, y_test)["cost"]
+    assert summary.startswith("held-out accuracy n/a, cost ") and float(summary.split()[4].rstrip(",")) == \
+        pytest.approx(expected, abs=1e-4)
+    (tmp_path / "part-1.npz").unlink()
+    gone = subprocess.run([*cmd, "train", "--distributed", "--shard", "--data", str(tmp_path / "part-{rank}.npz"),
+                           "--epochs", "1"], capture_output=True, text=True, timeout=120, env=env)
+    assert gone.returncode == 2 and "part-1.npz" in gone.stderr
+
+
 def _labelled_csv(path, labels, n=120, seed=0):
     """A separable CSV with class labels ``labels`` (one per quadrant of the first two features)."""
     rng = np.random.default_rng(seed)

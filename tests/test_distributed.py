@@ -279,6 +279,71 @@ def test_one_rank_accuracy_leaves_out_steps_of_zero_weight_as_network_fit(mpi):
     assert history["accuracy"] == expected["accuracy"] == [theirs.evaluate(X[1::2], y[1::2])["accuracy"]]
 
 
+def test_one_rank_undoes_an_epoch_whose_validation_overflows_as_network_fit(mpi):
+    # Validation inputs whose e^z overflows: the epoch cannot be recorded, so neither keeps it.
+    rng = np.random.default_rng(0)
+    X, counts = rng.random((40, 3)), rng.poisson(2.0, (40, 1)).astype(float)
+    Xv = np.repeat([[1e4], [-1e4]], 3, axis=1)       # a linear network's z is huge one way or the other
+    kwargs = dict(epochs=2, batch_size=8, learning_rate=0.01, validation_data=(Xv, counts[:2]))
+    for train in (lambda net: distributed.fit(net, X, counts, comm=mpi[0].COMM_SELF, **kwargs),
+                  lambda net: net.fit(X, counts, **kwargs)):
+        net = fastbp.Network([3, 4, 1], hidden_activation="identity", output_activation="exp", cost="poisson",
+                             seed=0)
+        before = net.parameters.copy()
+        with pytest.raises(fastbp.NumericalError, match="val cost overflowed|cost overflowed"):
+            train(net)
+        np.testing.assert_array_equal(net.parameters, before)
+        assert len(net.history) == 0 and net._optimizer_state is None
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(early_stopping=fastbp.EarlyStopping("val_accuracy"), validation_fraction=0.25),
+     "early stopping on 'val_accuracy' needs class labels"),
+    (dict(schedule="halving", validation_fraction=0.25), "schedule Halving on 'val_accuracy' needs class labels"),
+    (dict(early_stopping=fastbp.EarlyStopping("val_cost")), "early stopping on 'val_cost' needs validation_data"),
+])
+def test_one_rank_checks_monitors_before_training_as_network_fit(mpi, options, message):
+    rng = np.random.default_rng(0)
+    X, counts = rng.random((40, 3)), rng.poisson(2.0, (40, 1)).astype(float)
+    for train in (lambda net: distributed.fit(net, X, counts, comm=mpi[0].COMM_SELF, epochs=2, **options),
+                  lambda net: net.fit(X, counts, epochs=2, **options)):
+        net = fastbp.Network([3, 4, 1], output_activation="exp", cost="poisson", seed=0)
+        before = net.parameters.copy()
+        with pytest.raises(ValueError, match=message):
+            train(net)
+        np.testing.assert_array_equal(net.parameters, before)
+
+
+class _Halve:
+    """A user's schedule, without a __repr__ of its own."""
+
+    def __init__(self, factor=0.5):
+        self.factor = factor
+
+    def rate(self, epoch, lr0, records):
+        return np.float32(lr0 * self.factor ** (epoch - 1))
+
+
+def test_one_rank_custom_schedules_as_network_fit(mpi, tmp_path):
+    data = np.load(make_data(str(tmp_path)))
+    ours = fastbp.Network([8, 12, 3], seed=3, **SOFTMAX)
+    theirs = ours.copy()
+    kwargs = dict(epochs=3, batch_size=16, learning_rate=0.5, schedule=_Halve())
+    history = distributed.fit(ours, data["X"], data["y"], comm=mpi[0].COMM_SELF,
+                              checkpoint=str(tmp_path / "c.npz"), **kwargs)
+    expected = theirs.fit(data["X"], data["y"], **kwargs)
+    assert history["learning_rate"] == expected["learning_rate"] == [0.5, 0.25, 0.125]
+    assert all(type(lr) is float for lr in history["learning_rate"])
+    # Ranks compare a schedule by its repr, or by its class where that repr is object's (an address).
+    assert distributed._describe_schedule(_Halve()) == distributed._describe_schedule(_Halve(0.5))
+    for bad in (-0.05, float("nan")):
+        net = fastbp.Network([8, 12, 3], seed=3, **SOFTMAX)
+        with pytest.raises(ValueError, match="a learning rate must be a finite number > 0"):
+            distributed.fit(net, data["X"], data["y"], comm=mpi[0].COMM_SELF, epochs=2,
+                            schedule=type("Bad", (), {"rate": lambda self, e, lr0, r, bad=bad: bad})())
+        assert len(net.history) == 0
+
+
 def test_one_rank_schedule_early_stopping_and_checkpoint_as_network_fit(mpi, tmp_path):
     data = np.load(make_data(str(tmp_path)))
     kwargs = dict(epochs=12, batch_size=8, learning_rate=2.0, schedule=fastbp.schedules.StepDecay(3, 0.5),
