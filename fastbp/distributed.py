@@ -77,7 +77,7 @@ from .kernels.fpu import flush_subnormals, restore_fp_mode
 from .kernels.propagate import accumulate_gradient, count_correct, layer_units, total_sample_weight, work_capacity
 from .kernels.update import optimizer_step, regularised_gradient
 from .stopping import BestTracker
-from .training import checked_rate
+from .training import Checkpoints, checked_rate
 
 __all__ = ["fit", "communicator", "shard_slice", "MPI_INSTALL_HINT"]
 
@@ -376,6 +376,7 @@ class _Run:
             self.evaluate_training, self.verbose = bool(evaluate_training), bool(verbose)
             self.checkpoint_every = v.check_int("checkpoint_every", checkpoint_every, minimum=1)
             self.checkpoint = None if checkpoint is None else v.check_writable_path("checkpoint", checkpoint)
+            self.checkpoints = Checkpoints(self.checkpoint, self.checkpoint_every)     # written by rank 0
             if threads is not None:
                 threads = v.check_int("threads", threads, minimum=1)
             self.data = net._data(X, y, sample_weight)
@@ -615,7 +616,7 @@ class _Run:
                         from .training import save_whole_epoch
                         save_whole_epoch(net, self.checkpoint, saved_theta, state, saved_state, saved_rng)
                     else:
-                        net.save(self.checkpoint)
+                        self.checkpoints.at_end(net, True)
                 except Exception as caught:  # carried to every rank
                     error = caught
             _agree(comm, error, "writing the checkpoint")
@@ -675,9 +676,9 @@ class _Run:
             where = f"in a callback after epoch {epoch}"
             from .training import callbacks_stop
             stop = callbacks_stop(self.callbacks, epoch, record)
-            if self.rank == 0 and self.checkpoint is not None and epoch % self.checkpoint_every == 0:
+            if self.rank == 0:
                 where = f"writing the checkpoint after epoch {epoch}"
-                net.save(self.checkpoint)       # what the callbacks left
+                self.checkpoints.after_epoch(net, epoch)        # what the callbacks left
         except Exception as caught:  # carried to every rank
             error = caught
         crc = zlib.crc32(net._theta.view(np.uint8))

@@ -278,6 +278,31 @@ def checked_rate(schedule, lr, epoch):
     return float(lr)
 
 
+class Checkpoints:
+    """A fit's checkpoint file (``path`` None: none): written after every ``every``-th epoch and at
+    the fit's end, unless the last write already holds the network as it ends (no epoch recorded
+    since, no best epoch put back, the same parameters): then the file is written once, not twice."""
+
+    def __init__(self, path, every):
+        self.path, self.every = path, every
+        self._written = None        # (epochs recorded, best epoch, parameters) of the last write
+
+    def after_epoch(self, net, epoch):
+        if self.path is not None and epoch % self.every == 0:
+            net.save(self.path)
+            self._written = (len(net._records), net._best_epoch, net._theta.copy())
+
+    def at_end(self, net, recorded):
+        """The final checkpoint, when the fit ``recorded`` epochs."""
+        if self.path is None or not recorded:
+            return
+        if self._written is not None:
+            epochs, best_epoch, theta = self._written
+            if epochs == len(net._records) and best_epoch == net._best_epoch and np.array_equal(theta, net._theta):
+                return
+        net.save(self.path)
+
+
 class Trainer:
     """One call of ``Network.fit``."""
 
@@ -303,8 +328,7 @@ class Trainer:
         self.verbose = verbose
         self.callbacks = callbacks
         self.checkpoint = checkpoint
-        self.checkpoint_every = checkpoint_every
-        self._checkpointed = None       # (epochs recorded, best epoch, parameters) the checkpoint holds
+        self.checkpoints = Checkpoints(checkpoint, checkpoint_every)
         self.threads = threads
         self.parallel = parallel
         # False: X was not scanned for NaN/inf; the epoch kernels stop on one
@@ -487,7 +511,7 @@ class Trainer:
                 # Callbacks see every recorded epoch, the one early stopping ends on too; the
                 # checkpoint and early stopping's snapshot hold what they leave.
                 stop = callbacks_stop(self.callbacks, epoch, record)
-                self._checkpoint(epoch)
+                self.checkpoints.after_epoch(net, epoch)
                 if tracker.update(record, net._theta, epoch) or stop:
                     break
         except KeyboardInterrupt:
@@ -512,7 +536,7 @@ class Trainer:
         tracker.restore(net, self.history)
         # A checkpoint only ever holds whole epochs (an interrupted one wrote the last above).
         if not mid_epoch:
-            self._final_checkpoint()
+            self.checkpoints.at_end(net, len(self.history) > 0)
         return self.history
 
     def _rows_trained(self, order):
@@ -587,7 +611,7 @@ class Trainer:
             net._add_record(record)
             accepted[0] = net._theta.copy()     # recorded: a Ctrl-C from here on keeps this iterate
             stop = callbacks_stop(self.callbacks, epoch, record)
-            self._checkpoint(epoch)
+            self.checkpoints.after_epoch(net, epoch)
             stop = tracker.update(record, net._theta, epoch) or stop
             if stop:
                 stopped[0] = True
@@ -624,23 +648,5 @@ class Trainer:
     def _finish_full_batch(self, tracker):
         """Early stopping's best iterate back, and the final checkpoint (whole iterations only)."""
         tracker.restore(self.net, self.history)
-        self._final_checkpoint()
+        self.checkpoints.at_end(self.net, len(self.history) > 0)
         return self.history
-
-    def _checkpoint(self, epoch):
-        """The checkpoint due after recording ``epoch`` (every ``checkpoint_every`` epochs)."""
-        if self.checkpoint is not None and epoch % self.checkpoint_every == 0:
-            self.net.save(self.checkpoint)
-            self._checkpointed = (len(self.net._records), self.net._best_epoch, self.net._theta.copy())
-
-    def _final_checkpoint(self):
-        """The checkpoint at the end of a fit that recorded epochs, unless the last one written
-        already holds the network as it ends: it saves once, not twice, after a fit's last epoch."""
-        if self.checkpoint is None or not len(self.history):
-            return
-        net = self.net
-        if self._checkpointed is not None:
-            epochs, best_epoch, theta = self._checkpointed
-            if epochs == len(net._records) and best_epoch == net._best_epoch and np.array_equal(theta, net._theta):
-                return
-        net.save(self.checkpoint)

@@ -314,6 +314,33 @@ def test_one_rank_checks_monitors_before_training_as_network_fit(mpi, options, m
         np.testing.assert_array_equal(net.parameters, before)
 
 
+@pytest.mark.parametrize("every, early_stopping, saves", [
+    (1, None, [1, 2, 3]),               # the last epoch's checkpoint is the final one
+    (2, None, [2, 3]),
+    (1, fastbp.EarlyStopping("val_cost", patience=10), None),     # a best epoch put back: written again
+])
+def test_one_rank_writes_its_last_checkpoint_once_as_network_fit(mpi, tmp_path, monkeypatch, every,
+                                                                  early_stopping, saves):
+    from fastbp import io
+    data = np.load(make_data(str(tmp_path)))
+    written = []
+    save = io.save
+    monkeypatch.setattr(io, "save", lambda n, p, **kw: (written.append((len(n._records), p)), save(n, p, **kw)))
+    kwargs = dict(epochs=3, batch_size=16, learning_rate=4.0, checkpoint_every=every, early_stopping=early_stopping,
+                  validation_data=(data["Xv"], data["yv"]))
+    ours = fastbp.Network([8, 12, 3], seed=0, **SOFTMAX)
+    theirs = ours.copy()
+    distributed.fit(ours, data["X"], data["y"], comm=mpi[0].COMM_SELF, checkpoint=str(tmp_path / "ours.npz"),
+                    **kwargs)
+    theirs.fit(data["X"], data["y"], checkpoint=str(tmp_path / "theirs.npz"), **kwargs)
+    by_fit = {path: [epochs for epochs, p in written if p == path] for path in {p for _, p in written}}
+    assert by_fit[str(tmp_path / "ours.npz")] == by_fit[str(tmp_path / "theirs.npz")]
+    if saves is not None:
+        assert by_fit[str(tmp_path / "ours.npz")] == saves
+    loaded = fastbp.load(tmp_path / "ours.npz")
+    assert np.array_equal(loaded.parameters, ours.parameters) and loaded.history.best_epoch == ours.history.best_epoch
+
+
 class _Halve:
     """A user's schedule, without a __repr__ of its own."""
 
