@@ -375,8 +375,9 @@ class _Run:
             self.shard, self.shuffle = bool(shard), bool(shuffle)
             self.evaluate_training, self.verbose = bool(evaluate_training), bool(verbose)
             self.checkpoint_every = v.check_int("checkpoint_every", checkpoint_every, minimum=1)
-            self.checkpoint = None if checkpoint is None else v.check_writable_path("checkpoint", checkpoint)
-            self.checkpoints = Checkpoints(self.checkpoint, self.checkpoint_every)     # written by rank 0
+            self.checkpoints = Checkpoints(None if checkpoint is None else
+                                           v.check_writable_path("checkpoint", checkpoint),
+                                           self.checkpoint_every)     # written by rank 0
             if threads is not None:
                 threads = v.check_int("threads", threads, minimum=1)
             self.data = net._data(X, y, sample_weight)
@@ -608,13 +609,12 @@ class _Run:
             if self._end_of_epoch(record, epoch, state) or patience_ran_out:
                 break
         tracker.restore(net, self.history)
-        if self.checkpoint is not None and len(self.history):
+        if self.checkpoints.path is not None and len(self.history):      # the same on every rank
             error = None
             if self.rank == 0:
                 try:
                     if mid_epoch:       # a checkpoint only ever holds whole epochs
-                        from .training import save_whole_epoch
-                        save_whole_epoch(net, self.checkpoint, saved_theta, state, saved_state, saved_rng)
+                        self.checkpoints.whole_epoch(net, True, saved_theta, state, saved_state, saved_rng)
                     else:
                         self.checkpoints.at_end(net, True)
                 except Exception as caught:  # carried to every rank

@@ -302,6 +302,12 @@ class Checkpoints:
                 return
         net.save(self.path)
 
+    def whole_epoch(self, net, recorded, theta, state, snapshot, rng_state):
+        """After a Ctrl-C inside an epoch, when the fit ``recorded`` epochs: the last whole one
+        (``save_whole_epoch``)."""
+        if self.path is not None and recorded:
+            save_whole_epoch(net, self.path, theta, state, snapshot, rng_state)
+
 
 class Trainer:
     """One call of ``Network.fit``."""
@@ -327,7 +333,6 @@ class Trainer:
         self.shuffle = shuffle
         self.verbose = verbose
         self.callbacks = callbacks
-        self.checkpoint = checkpoint
         self.checkpoints = Checkpoints(checkpoint, checkpoint_every)
         self.threads = threads
         self.parallel = parallel
@@ -523,8 +528,7 @@ class Trainer:
                 net._best_epoch = None
                 warnings.warn(f"training interrupted during epoch {len(net._records) + 1}; the network keeps "
                               f"the parameters after its last completed mini-batch", RuntimeWarning, stacklevel=3)
-                if self.checkpoint is not None and len(self.history):
-                    save_whole_epoch(net, self.checkpoint, saved_theta, state, saved_state, saved_rng)
+                self.checkpoints.whole_epoch(net, len(self.history) > 0, saved_theta, state, saved_state, saved_rng)
             else:
                 warnings.warn(f"training interrupted after epoch {len(net._records)}", RuntimeWarning, stacklevel=3)
                 tracker.catch_up(self.history, net._theta)     # its callbacks were cut short
