@@ -92,6 +92,9 @@ _OUTPUTS = {
     "exp": ("exp", "poisson"),                    # half the Poisson deviance summed over the outputs
 }
 
+#: MLPRegressor's loss -> its output activation (scikit-learn's out_activation_).
+_REGRESSION_OUTPUTS = {"squared_error": "identity", "poisson": "exp"}
+
 _NON_FINITE = ("Solver produced non-finite parameter weights. The input data may contain large values and "
                "need to be preprocessed.")
 
@@ -481,7 +484,7 @@ class _BaseMLP(BaseEstimator):
         fitted_output = getattr(self, "out_activation_", None)
         if not first_pass and not is_classifier(self) and fitted_output not in (None, self._regression_output()):
             # scikit-learn would keep the old output layer and score it by the new loss
-            fitted_loss = "poisson" if fitted_output == "exp" else "squared_error"
+            fitted_loss = next(loss for loss, output in _REGRESSION_OUTPUTS.items() if output == fitted_output)
             raise ValueError(f"warm_start/partial_fit needs the loss the network was fitted with, "
                              f"loss={fitted_loss!r} (its output layer is {fitted_output!r}); got loss={self.loss!r} "
                              f"(fit without warm_start to start afresh)")
@@ -1106,7 +1109,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun)
 
     def _regression_output(self):
-        return "exp" if self.loss == "poisson" else "identity"
+        return _REGRESSION_OUTPUTS[self.loss]
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=True,
