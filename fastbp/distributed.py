@@ -374,10 +374,9 @@ class _Run:
                     raise TypeError(f"{name} must be True or False; got {flag!r}")
             self.shard, self.shuffle = bool(shard), bool(shuffle)
             self.evaluate_training, self.verbose = bool(evaluate_training), bool(verbose)
-            self.checkpoint_every = v.check_int("checkpoint_every", checkpoint_every, minimum=1)
             self.checkpoints = Checkpoints(None if checkpoint is None else
                                            v.check_writable_path("checkpoint", checkpoint),
-                                           self.checkpoint_every)     # written by rank 0
+                                           v.check_int("checkpoint_every", checkpoint_every, minimum=1))
             if threads is not None:
                 threads = v.check_int("threads", threads, minimum=1)
             self.data = net._data(X, y, sample_weight)
@@ -398,7 +397,7 @@ class _Run:
                 "batch_size": batch_size, "learning_rate": self.lr0, "l2": self.l2, "l1": self.l1,
                 "dropout": self.dropout, "optimizer": self.optimizer, "schedule": _describe_schedule(self.schedule),
                 "early_stopping": self.early_stopping, "shuffle": self.shuffle, "shard": self.shard,
-                "evaluate_training": self.evaluate_training, "checkpoint_every": self.checkpoint_every,
+                "evaluate_training": self.evaluate_training, "checkpoint_every": self.checkpoints.every,
                 "kind of targets": "class labels" if labels.shape[0] else "real-valued targets",
                 "validation_data": "given" if self.validation is not None else "None",
                 "validation_fraction": self.validation_fraction,
