@@ -12,7 +12,6 @@ import time
 import warnings
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from . import _validation as v
 from . import kernels as K
@@ -189,6 +188,24 @@ def check_fit_arguments(epochs, batch_size, learning_rate, l2, l1, dropout, opti
             raise TypeError(f"callbacks must be callables f(epoch, logs); got {f!r}")
     return (epochs, batch_size, learning_rate, l2, l1, dropout, optimizer, schedule,
             validation_fraction, early_stopping, callbacks)
+
+
+class _NoBar:
+    """What ``fit`` calls on its progress bar, doing nothing (``verbose=False``)."""
+
+    def set_description_str(self, *args, **kwargs):
+        pass
+
+    update = set_postfix = close = set_description_str
+
+
+def _progress_bar(epochs, verbose):
+    """A tqdm bar over the epochs when verbose; tqdm (with the asyncio its
+    ``auto`` module imports, 0.04 s) is imported only then."""
+    if not verbose:
+        return _NoBar()
+    from tqdm.auto import tqdm
+    return tqdm(total=epochs, desc="fit", unit="epoch", leave=False)
 
 
 def callbacks_stop(callbacks, epoch, record):
@@ -454,7 +471,7 @@ class Trainer:
         chunk = max(1, CHUNK_SAMPLES // self.batch_size) * self.batch_size
         diag_rows = self._diagnostic_rows() if self.diagnostics else None
         tracker = BestTracker(self.early_stopping)
-        bar = tqdm(total=self.epochs, desc="fit", unit="epoch", disable=not self.verbose, leave=False)
+        bar = _progress_bar(self.epochs, self.verbose)
         if self.verbose:
             self.compile_clock.started = lambda name: bar.set_description_str("fit (compiling kernels, first use)")
         mid_epoch = False       # the parameters have left the last recorded epoch's

@@ -5,7 +5,7 @@ int64); scalars that mix with array elements are of that dtype too, so a
 float32 network computes in float32 throughout (costs are summed in float64).
 """
 
-from .. import _numba_inline
+from .. import _numba_hooks
 from . import _cache, activations, costs, dense, epoch, fpu, parallel, propagate, update, vexp
 from .activations import activate_rows, derivative_at, scale_by_derivative
 from .costs import cost_of, output_delta
@@ -27,8 +27,8 @@ from .update import optimizer_step, regularised_gradient
 
 # every cached kernel depends on the source of all of them (see _cache.py)
 _cache.stamp_caches([activations, costs, dense, epoch, fpu, parallel, propagate, update, vexp])
-# kernels compile lazily, on first call: this comes before any of them does
-_numba_inline.install()
+# kernels compile (or load) lazily, on first call: this comes before any of them does
+_numba_hooks.install()
 
 __all__ = [
     "NO_MASK", "accumulate_gradient", "apply_dropout", "activate_rows", "derivative_at", "cost_of", "count_correct",

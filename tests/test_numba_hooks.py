@@ -1,0 +1,102 @@
+"""fastbp's hooks into numba (fastbp/_numba_hooks.py, fastbp/_cache_load.py).
+
+A process whose kernels are all cached loads them without numba's registry
+refresh, computes what the compiling process computed, and still compiles
+other code as usual afterwards; the faster inliner installs at the first
+compile, not at import.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import types
+
+import pytest
+from numba.core import caching
+
+from fastbp import _cache_load
+
+FIRST_FIT = r'''
+import json, sys
+import numpy as np
+import fastbp
+
+report = {"inliner_imported_at_import": "fastbp._numba_inline" in sys.modules}
+X = np.random.default_rng(0).random((40, 6)).astype(np.float32)
+y = np.arange(40) % 3
+net = fastbp.Network([6, 5, 3], dtype=np.float32, seed=0)
+net.fit(X, y, epochs=2, batch_size=8)
+report["theta"] = net._theta.tolist()
+report["registries_imported"] = "numba.np.arraymath" in sys.modules
+report["inliner_imported"] = "fastbp._numba_inline" in sys.modules
+
+from numba import njit
+
+@njit
+def user_kernel(a):          # needs numba's registries: np.dot, np.median
+    return np.dot(a, a) + np.median(a)
+
+report["user_kernel"] = user_kernel(np.arange(4.0))
+from fastbp import _numba_inline
+report["inliner_installed_after_a_compile"] = _numba_inline.installed() == _numba_inline.numba_matches()
+print(json.dumps(report))
+'''
+
+
+def _first_fit():
+    # The suite's own cache (inherited environment): the second of two runs loads every kernel.
+    out = subprocess.run([sys.executable, "-c", FIRST_FIT], capture_output=True, text=True, env=dict(os.environ))
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not _cache_load.numba_matches(), reason="another numba: it loads fastbp's kernels its own way")
+def test_cached_first_fit_skips_numbas_refresh_and_the_process_still_compiles_as_usual():
+    first = _first_fit()
+    cached = _first_fit()
+    assert not first["inliner_imported_at_import"] and not cached["inliner_imported_at_import"]
+    assert cached["theta"] == first["theta"]            # bit for bit (compiling vs cached runs: test_float32_ir.py)
+    assert not cached["registries_imported"]           # the refresh (and scipy.linalg) skipped
+    assert not cached["inliner_imported"]              # nothing compiled, so no inliner either
+    assert cached["user_kernel"] == 14.0 + 1.5         # a later compile refreshes the context itself
+    assert cached["inliner_installed_after_a_compile"]
+
+
+def test_installed_exactly_when_numba_is_the_version_it_mirrors():
+    assert _cache_load.installed() == _cache_load.numba_matches()
+
+
+def test_other_packages_load_through_numbas_own_path(monkeypatch):
+    calls = []
+    monkeypatch.setattr(_cache_load, "_stock_load_overload", lambda cache, sig, ctx: calls.append(cache) or "stock")
+    monkeypatch.setattr(_cache_load._rtsys, "initialize", lambda ctx: calls.append("runtime"))
+
+    class FakeCache:
+        def __init__(self, module):
+            self._py_func = types.FunctionType((lambda: None).__code__, {"__name__": module})
+
+        def _guard_against_spurious_io_errors(self):
+            return caching.Cache._guard_against_spurious_io_errors(self)
+
+        def _load_overload(self, sig, ctx):
+            return "light"
+
+    other = FakeCache("sklearn.neural_network")
+    assert _cache_load._load_overload(other, (), None) == "stock" and calls == [other]
+    calls.clear()
+    assert _cache_load._load_overload(FakeCache("fastbp.kernels.epoch"), (), None) == "light"
+    assert calls == ["runtime"]
+
+
+def test_another_numba_is_left_alone(monkeypatch):
+    _cache_load.uninstall()
+    try:
+        monkeypatch.setattr(_cache_load, "KNOWN_SOURCE", "0" * 16)
+        assert not _cache_load.numba_matches()
+        assert not _cache_load.install()
+        assert caching.Cache.load_overload is _cache_load._stock_load_overload
+    finally:
+        monkeypatch.undo()
+        assert _cache_load.install() == _cache_load.numba_matches()
+
