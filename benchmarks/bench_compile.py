@@ -49,11 +49,12 @@ def add_one(x):
 
 
 class NumbaFloor:
-    """The same latency for a one-line cached numba function: what any
-    numba-compiled library pays in a fresh interpreter before its own code
-    runs (importing numba; on the first cached load numba also imports its
-    typing registries and, through numba.np.arraymath, scipy.linalg). The
-    cached first fit cannot be faster than this."""
+    """The same latency for a one-line cached numba function: what a
+    numba-compiled library pays in a fresh interpreter when it loads through
+    numba's own path (importing numba; on the first cached load numba also
+    imports its typing registries and, through numba.np.arraymath,
+    scipy.linalg). fastbp loads its cached kernels without that refresh
+    (fastbp/_cache_load.py), so its cached first fit can beat this."""
 
     timeout = 120
     number = 1

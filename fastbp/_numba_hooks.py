@@ -25,7 +25,7 @@ class _InlinerOnFirstCompile(_event.Listener):
         if not self.done:
             self.done = True
             from . import _numba_inline
-            _numba_inline.install()
+            _numba_inline.install_unless_uninstalled()
 
     def on_end(self, event):
         pass

@@ -66,6 +66,8 @@ _stock_inline_function = _STOCK["InlineWorker.inline_function"]
 #: every compile's IR and context: up to about 13 MB per compile).
 _canonical_ir = {}
 _context_of_entries = [None]
+#: False after uninstall(), until install() (see install_unless_uninstalled).
+_wanted = [True]
 
 
 def _source_hash(method):
@@ -89,13 +91,22 @@ def install():
     """Route fastbp's inlining through the faster path when numba matches.
 
     Idempotent. Returns ``installed()``."""
+    _wanted[0] = True
     if not installed() and numba_matches():
         _icc.InlineWorker.inline_function = _inline_function
     return installed()
 
 
+def install_unless_uninstalled():
+    """``install()``, unless ``uninstall()`` came first: what the first-compile
+    hook (``_numba_hooks``) calls, so a benchmark or test that chose numba's
+    inliner before anything compiled keeps it."""
+    return install() if _wanted[0] else installed()
+
+
 def uninstall():
-    """Restore numba's own ``InlineWorker.inline_function`` (for tests)."""
+    """Restore numba's own ``InlineWorker.inline_function`` (for tests and benchmarks)."""
+    _wanted[0] = False
     if installed():
         _icc.InlineWorker.inline_function = _stock_inline_function
     _canonical_ir.clear()

@@ -100,3 +100,12 @@ def test_another_numba_is_left_alone(monkeypatch):
         monkeypatch.undo()
         assert _cache_load.install() == _cache_load.numba_matches()
 
+
+
+def test_inliner_uninstalled_before_the_first_compile_stays_numbas():
+    """benchmarks/inliner.py compares with numba's inliner this way: the first-compile hook must respect it."""
+    code = ("from numba import njit\nimport fastbp\nfrom fastbp import _numba_inline\n_numba_inline.uninstall()\n"
+            "njit(lambda x: x + 1)(1)\nprint(_numba_inline.installed())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False"]
