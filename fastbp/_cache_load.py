@@ -17,34 +17,52 @@ the runtime and skip the rest of the refresh. A cache miss compiles as
 before, through numba's full refresh; other packages' functions always
 take numba's own path.
 
-``Cache.load_overload`` is private numba code, so this is installed only
-when its source is the one it was written against (numba 0.68.1, checked
-by hash); any other numba loads fastbp's kernels its own way, only slower.
+This replaces private numba code, so it is installed only when the numba
+methods it replaces, relies on or skips have the source it was written
+against (checked by hash: numba 0.68.1's; ``Cache.load_overload`` itself
+has not changed since 0.57); any other numba loads fastbp's kernels its own
+way, only slower.
 """
 
 import hashlib
 import inspect
 
+from numba.core import base as _base
 from numba.core import caching as _caching
+from numba.core import compiler as _compiler
+from numba.core import cpu as _cpu
 from numba.core.runtime import rtsys as _rtsys
 
 #: Module prefix of the functions whose loads skip the refresh.
 PACKAGE = "fastbp."
 
-#: sha256 prefix of ``Cache.load_overload``'s source in numba 0.68.1.
-KNOWN_SOURCE = "49a98e578d710b9b"
+#: sha256 prefixes of the sources this module mirrors (load_overload), calls
+#: (_load_overload, which rebuilds the compile result), and skips (refresh,
+#: and the registry loading that also initialises the runtime).
+KNOWN_SOURCES = {
+    "Cache.load_overload": "49a98e578d710b9b",
+    "Cache._load_overload": "8cb8c1d9749fda3d",
+    "CompileResult._rebuild": "44fa9dc2255883ab",
+    "BaseContext.refresh": "83e8f5cc63a7fee8",
+    "CPUContext.load_additional_registries": "0383d5716d370fa9",
+}
+_OWNERS = {"Cache": _caching.Cache, "CompileResult": _compiler.CompileResult, "BaseContext": _base.BaseContext,
+           "CPUContext": _cpu.CPUContext}
 
 _stock_load_overload = _caching.Cache.load_overload
 
 
 def numba_matches():
-    """True if numba's ``Cache.load_overload`` is the one this module mirrors."""
+    """True if numba's cache loading is the one this module was written against."""
     try:
-        source = inspect.getsource(_stock_load_overload)
-    except (OSError, TypeError):   # source unavailable
+        for name, digest in KNOWN_SOURCES.items():
+            owner, method = name.split(".")
+            function = _stock_load_overload if name == "Cache.load_overload" else getattr(_OWNERS[owner], method)
+            if hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16] != digest:
+                return False
+    except (AttributeError, OSError, TypeError):   # renamed, or source unavailable
         return False
-    return hashlib.sha256(source.encode()).hexdigest()[:16] == KNOWN_SOURCE and all(
-        hasattr(_caching.Cache, name) for name in ("_load_overload", "_guard_against_spurious_io_errors"))
+    return hasattr(_caching.Cache, "_guard_against_spurious_io_errors")
 
 
 def installed():

@@ -10,6 +10,8 @@
   only loads cached kernels never pays for it.
 """
 
+import warnings
+
 from numba.core import event as _event
 
 from . import _cache_load
@@ -24,8 +26,14 @@ class _InlinerOnFirstCompile(_event.Listener):
     def on_start(self, event):
         if not self.done:
             self.done = True
-            from . import _numba_inline
-            _numba_inline.install_unless_uninstalled()
+            # This runs inside whatever compile comes first, the user's own
+            # code's too: a failure here must leave numba's inliner working.
+            try:
+                from . import _numba_inline
+                _numba_inline.install_unless_uninstalled()
+            except Exception as error:     # noqa: BLE001 - numba's inliner stays, which is correct
+                warnings.warn(f"fastbp: numba's own inliner stays in place ({error!r})", RuntimeWarning,
+                              stacklevel=2)
 
     def on_end(self, event):
         pass

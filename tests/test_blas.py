@@ -62,10 +62,12 @@ def test_gemm_with_beta_zero_ignores_nan_in_output():
 # Runs in a fresh interpreter, where FASTBP_BLAS is read at import: the
 # same operands through this file's own _gemm, on the route chosen there.
 _SCRIPT = """
-import json, sys
+import json, os, sys
 import numpy as np
 sys.path.insert(0, %r)
 from fastbp.kernels.blas import PROVIDER
+from threadpoolctl import threadpool_info
+pools = [i["filepath"].split(os.sep)[:-1] for i in threadpool_info() if i["user_api"] == "blas"]
 from test_blas import CASES, _gemm, _operands
 results = []
 for dtype, ta, tb in CASES:
@@ -73,7 +75,7 @@ for dtype, ta, tb in CASES:
     kind = np.dtype(dtype).type
     _gemm(ta, tb, kind(0.5), A, B, kind(-2.0), C, np.zeros(2, dtype))
     results.append(C.astype(np.float64).tolist())
-print(json.dumps({"provider": PROVIDER, "results": results}))
+print(json.dumps({"provider": PROVIDER, "results": results, "pools_at_import": pools}))
 """
 
 
@@ -84,6 +86,8 @@ def test_numba_fallback_route_gives_the_same_products(tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["provider"] == "numba"
+    # scipy's BLAS is loaded at import, so fit's thread limits cover it from the first fit on
+    assert any({"scipy", "scipy.libs"} & set(directories) for directories in out["pools_at_import"])
     for (dtype, ta, tb), got in zip(CASES, out["results"]):
         A, B, C = _operands(dtype, ta, tb)
         np.testing.assert_allclose(got, _expected(A, B, C, ta, tb, 0.5, -2.0), rtol=0,

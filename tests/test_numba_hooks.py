@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import types
+import warnings
 
 import pytest
 from numba.core import caching
@@ -28,6 +29,11 @@ y = np.arange(40) % 3
 net = fastbp.Network([6, 5, 3], dtype=np.float32, seed=0)
 net.fit(X, y, epochs=2, batch_size=8)
 report["theta"] = net._theta.tolist()
+# The parallel epoch uses numba's runtime (and its thread pool): its load must link them.
+Xp = X.astype(np.float64)
+parallel = fastbp.Network([6, 8, 3], output_activation="softmax", cost="log_likelihood", seed=1)
+parallel.fit(Xp, y, epochs=2, batch_size=10, learning_rate=0.2, l2=0.1, parallel=True)
+report["parallel_theta"] = parallel._theta.tolist()
 report["registries_imported"] = "numba.np.arraymath" in sys.modules
 report["inliner_imported"] = "fastbp._numba_inline" in sys.modules
 
@@ -57,13 +63,14 @@ def test_cached_first_fit_skips_numbas_refresh_and_the_process_still_compiles_as
     cached = _first_fit()
     assert not first["inliner_imported_at_import"] and not cached["inliner_imported_at_import"]
     assert cached["theta"] == first["theta"]            # bit for bit (compiling vs cached runs: test_float32_ir.py)
+    assert cached["parallel_theta"] == first["parallel_theta"]
     assert not cached["registries_imported"]           # the refresh (and scipy.linalg) skipped
     assert not cached["inliner_imported"]              # nothing compiled, so no inliner either
     assert cached["user_kernel"] == 14.0 + 1.5         # a later compile refreshes the context itself
     assert cached["inliner_installed_after_a_compile"]
 
 
-def test_installed_exactly_when_numba_is_the_version_it_mirrors():
+def test_installed_exactly_when_numbas_cache_loading_is_the_one_it_mirrors():
     assert _cache_load.installed() == _cache_load.numba_matches()
 
 
@@ -92,7 +99,7 @@ def test_other_packages_load_through_numbas_own_path(monkeypatch):
 def test_another_numba_is_left_alone(monkeypatch):
     _cache_load.uninstall()
     try:
-        monkeypatch.setattr(_cache_load, "KNOWN_SOURCE", "0" * 16)
+        monkeypatch.setitem(_cache_load.KNOWN_SOURCES, "CompileResult._rebuild", "0" * 16)
         assert not _cache_load.numba_matches()
         assert not _cache_load.install()
         assert caching.Cache.load_overload is _cache_load._stock_load_overload
@@ -109,3 +116,17 @@ def test_inliner_uninstalled_before_the_first_compile_stays_numbas():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False"]
+
+
+def test_a_failing_inliner_install_warns_instead_of_failing_the_compile_it_runs_in(monkeypatch):
+    from fastbp import _numba_hooks, _numba_inline
+
+    def broken():
+        raise RuntimeError("injected")
+    monkeypatch.setattr(_numba_inline, "install_unless_uninstalled", broken)
+    listener = _numba_hooks._InlinerOnFirstCompile()
+    with pytest.warns(RuntimeWarning, match="numba's own inliner stays in place"):
+        listener.on_start(None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        listener.on_start(None)      # once only: later compiles are not warned about again

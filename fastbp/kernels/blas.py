@@ -80,12 +80,25 @@ def _core_name(lib, prefix, suffix):
     return (get() or b"").decode(errors="replace")
 
 
+def _numba_route():
+    """Load scipy's BLAS for numba's route now: numba loads it only when a
+    kernel first runs a product, inside fit's thread limits (threadpoolctl),
+    which then did not cover it; the first fit of a process ran its products
+    on every core and gave other weights than the same fit run later."""
+    from numba.np.linalg import ensure_blas
+    try:
+        ensure_blas()
+    except ImportError:       # no scipy: numba says so when it compiles a product
+        pass
+    return "numba", None, ""
+
+
 def _register():
     if os.environ.get("FASTBP_BLAS", "").lower() == "numba":
-        return "numba", None, ""
+        return _numba_route()
     found = _find_cblas()
     if found is None:
-        return "numba", None, ""
+        return _numba_route()
     name, addresses, int_type, core = found
     for kind, address in addresses.items():
         llvm.add_symbol(f"fastbp_cblas_{kind}gemm", address)
