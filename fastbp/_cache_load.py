@@ -10,10 +10,11 @@ process whose kernels are all cached spent 0.60 of its 0.76 s there
 Loading compiled code needs none of those registries: they serve typing
 and lowering, and every compile refreshes the context itself before it
 starts (``numba.core.compiler.CompilerBase``). What a loaded library does
-need is numba's runtime linked (``rtsys.initialize``: the parallel epoch
-uses it) and the helper symbols numba's context registers when it is made.
-So for functions defined in fastbp, ``install`` makes the load initialise
-the runtime and skip the rest of the refresh. A cache miss compiles as
+need is numba's runtime linked (``rtsys.initialize``), where the code calls
+it (the parallel epoch does, the serial kernels do not), and the helper
+symbols numba's context registers when it is made. So for functions
+defined in fastbp, ``install`` makes the load initialise the runtime when
+the cached code names it, and skip the rest of the refresh. A cache miss compiles as
 before, through numba's full refresh; other packages' functions always
 take numba's own path.
 
@@ -36,9 +37,10 @@ from numba.core.runtime import rtsys as _rtsys
 #: Module prefix of the functions whose loads skip the refresh.
 PACKAGE = "fastbp."
 
-#: sha256 prefixes of the sources this module mirrors (load_overload), calls
-#: (_load_overload, which rebuilds the compile result), and skips (refresh,
-#: and the registry loading that also initialises the runtime).
+#: sha256 prefixes of the sources this module replaces (load_overload),
+#: repeats the steps of (_load_overload) or calls (the compile result's
+#: rebuild), and skips (refresh, and the registry loading that also
+#: initialises the runtime).
 KNOWN_SOURCES = {
     "Cache.load_overload": "49a98e578d710b9b",
     "Cache._load_overload": "8cb8c1d9749fda3d",
@@ -90,7 +92,30 @@ def _load_overload(self, sig, target_context):
     py_func = getattr(self, "_py_func", None)
     if not (getattr(py_func, "__module__", None) or "").startswith(PACKAGE):
         return _stock_load_overload(self, sig, target_context)
-    _rtsys.initialize(target_context)
     with self._guard_against_spurious_io_errors():
-        return self._load_overload(sig, target_context)
+        # numba's Cache._load_overload, with the runtime linked first where the code uses it
+        if not self._enabled:
+            return None
+        data = self._cache_file.load(self._index_key(sig, target_context.codegen()))
+        if data is None:
+            return None
+        if _uses_runtime(data):
+            _rtsys.initialize(target_context)
+        return self._impl.rebuild(target_context, data)
     # None returned if the `with` block swallows an exception (as numba's)
+
+
+def _uses_runtime(cached):
+    """True if the cached compile result's machine code or bitcode names any
+    of numba's runtime symbols (``NRT_*``, ``nrt_*``, ``_nrt_*``; they are
+    plain strings in both).
+
+    Initialising the runtime compiles its LLVM module, 0.05 s; fastbp's
+    serial kernels are compiled without it (``_config.JIT``) and never need
+    it, the parallel epoch does. Any mention counts, so a kernel that might
+    call the runtime always has it."""
+    if isinstance(cached, (bytes, bytearray)):
+        return b"NRT_" in cached or b"nrt_" in cached
+    if isinstance(cached, (tuple, list)):
+        return any(_uses_runtime(item) for item in cached)
+    return False

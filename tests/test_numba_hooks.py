@@ -29,6 +29,8 @@ y = np.arange(40) % 3
 net = fastbp.Network([6, 5, 3], dtype=np.float32, seed=0)
 net.fit(X, y, epochs=2, batch_size=8)
 report["theta"] = net._theta.tolist()
+from numba.core.runtime import rtsys
+report["runtime_initialised"] = rtsys._init     # the serial kernels do not use numba's runtime
 # The parallel epoch uses numba's runtime (and its thread pool): its load must link them.
 Xp = X.astype(np.float64)
 parallel = fastbp.Network([6, 8, 3], output_activation="softmax", cost="log_likelihood", seed=1)
@@ -66,6 +68,7 @@ def test_cached_first_fit_skips_numbas_refresh_and_the_process_still_compiles_as
     assert cached["parallel_theta"] == first["parallel_theta"]
     assert not cached["registries_imported"]           # the refresh (and scipy.linalg) skipped
     assert not cached["inliner_imported"]              # nothing compiled, so no inliner either
+    assert not cached["runtime_initialised"]           # ... and nothing loaded needed the runtime
     assert cached["user_kernel"] == 14.0 + 1.5         # a later compile refreshes the context itself
     assert cached["inliner_installed_after_a_compile"]
 
@@ -74,25 +77,35 @@ def test_installed_exactly_when_numbas_cache_loading_is_the_one_it_mirrors():
     assert _cache_load.installed() == _cache_load.numba_matches()
 
 
-def test_other_packages_load_through_numbas_own_path(monkeypatch):
+def test_other_packages_load_through_numbas_own_path_and_fastbps_link_the_runtime_only_when_named(monkeypatch):
     calls = []
     monkeypatch.setattr(_cache_load, "_stock_load_overload", lambda cache, sig, ctx: calls.append(cache) or "stock")
     monkeypatch.setattr(_cache_load._rtsys, "initialize", lambda ctx: calls.append("runtime"))
 
     class FakeCache:
-        def __init__(self, module):
+        """What numba's Cache offers: a cache file holding one compile result's reduced form."""
+        _enabled = True
+
+        def __init__(self, module, object_code=b"\x7fELF ... cblas_sgemm ..."):
             self._py_func = types.FunctionType((lambda: None).__code__, {"__name__": module})
+            reduced = (("lib", "object", (object_code, b"BC")), "fndesc")
+            self._cache_file = types.SimpleNamespace(load=lambda key: reduced)
+            self._impl = types.SimpleNamespace(rebuild=lambda ctx, data: ("rebuilt", data[0][2][0]))
+
+        def _index_key(self, sig, codegen):
+            return sig
 
         def _guard_against_spurious_io_errors(self):
             return caching.Cache._guard_against_spurious_io_errors(self)
 
-        def _load_overload(self, sig, ctx):
-            return "light"
-
+    ctx = types.SimpleNamespace(codegen=lambda: None)
     other = FakeCache("sklearn.neural_network")
-    assert _cache_load._load_overload(other, (), None) == "stock" and calls == [other]
+    assert _cache_load._load_overload(other, (), ctx) == "stock" and calls == [other]
     calls.clear()
-    assert _cache_load._load_overload(FakeCache("fastbp.kernels.epoch"), (), None) == "light"
+    assert _cache_load._load_overload(FakeCache("fastbp.kernels.epoch"), (), ctx)[0] == "rebuilt"
+    assert calls == []                                   # serial code: no runtime symbol named
+    runtime_code = b"\x7fELF ... NRT_MemInfo_alloc_safe_aligned ..."
+    assert _cache_load._load_overload(FakeCache("fastbp.kernels.parallel", runtime_code), (), ctx)[0] == "rebuilt"
     assert calls == ["runtime"]
 
 
