@@ -14,9 +14,9 @@ need is numba's runtime linked (``rtsys.initialize``), where the code calls
 it (the parallel epoch does, the serial kernels do not), and the helper
 symbols numba's context registers when it is made. So for functions
 defined in fastbp, ``install`` makes the load initialise the runtime when
-the cached code names it, and skip the rest of the refresh. A cache miss compiles as
-before, through numba's full refresh; other packages' functions always
-take numba's own path.
+the cached code names it, and skip the rest of the refresh. A cache miss
+compiles as before, through numba's full refresh; other packages'
+functions always take numba's own path.
 
 This replaces private numba code, so it is installed only when the numba
 methods it replaces, relies on or skips have the source it was written
