@@ -1,4 +1,4 @@
-"""Epoch time, prediction throughput, the numpy reference, peak memory and accuracy."""
+"""Epoch time, prediction throughput, the numpy reference, peak memory, a fit call's fixed cost and accuracy."""
 
 import numpy as np
 
@@ -102,6 +102,22 @@ class Checkpoint:
 
     def time_checkpointed_epoch(self, epochs_before):
         self.net.fit(self.X, self.y, epochs=1, batch_size=10, learning_rate=0.5, checkpoint=self.path)
+
+
+class SmallFit:
+    """The fixed cost of one fit call: 1 epoch of one 8-row mini-batch on
+    [20, 8, 3] float32, as a partial_fit loop pays it per batch (validation,
+    the kernel call, the thread limits, the history record)."""
+
+    def setup(self):
+        rng = np.random.default_rng(0)
+        self.X = rng.random((8, 20)).astype(np.float32)
+        self.y = np.arange(8) % 3
+        self.net = fastbp.Network([20, 8, 3], dtype="float32", seed=0)
+        self.net.fit(self.X, self.y, epochs=1, batch_size=8)
+
+    def time_fit_call(self):
+        self.net.fit(self.X, self.y, epochs=1, batch_size=8)
 
 
 class Accuracy:

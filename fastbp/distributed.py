@@ -68,6 +68,7 @@ from numba import njit
 
 from . import _validation as v
 from . import kernels as K
+from ._blas_threads import limited as blas_threads_limited
 from ._compile_clock import CompileClock
 from ._config import JIT
 from .errors import NumericalError
@@ -334,8 +335,7 @@ def fit(net, X, y, comm=None, epochs=30, batch_size=10, learning_rate=3.0, l2=0.
         run.setup(X, y, epochs, batch_size, learning_rate, l2, l1, dropout, optimizer, schedule,
                   sample_weight, validation_data, validation_fraction, evaluate_training, early_stopping, shuffle,
                   shard, callbacks, verbose, checkpoint, checkpoint_every, threads)
-        from threadpoolctl import threadpool_limits
-        with threadpool_limits(limits=run.blas_threads, user_api="blas"), run.compile_clock:
+        with blas_threads_limited(run.blas_threads), run.compile_clock:
             return run.train()
 
 

@@ -17,6 +17,7 @@ from . import _validation as v
 from . import kernels as K
 from . import optimizers as optim
 from . import schedules as sched
+from ._blas_threads import limited as blas_threads_limited
 from ._compile_clock import CompileClock
 from ._dispatch import default_blas_threads
 from .datasets import train_test_split
@@ -400,7 +401,6 @@ class Trainer:
     def run(self):
         """Train with the thread settings asked for, restoring them afterwards."""
         import numba
-        from threadpoolctl import threadpool_limits
 
         previous = numba.get_num_threads()
         blas_threads = 1 if self.parallel else self.threads
@@ -413,7 +413,7 @@ class Trainer:
             with self.compile_clock:
                 if blas_threads is None:
                     return self._run()
-                with threadpool_limits(limits=blas_threads, user_api="blas"):
+                with blas_threads_limited(blas_threads):
                     return self._run()
         finally:
             numba.set_num_threads(previous)

@@ -1,6 +1,11 @@
 """Parallel mini-batch accumulation: equal to serial and to the reference,
 bit-identical whatever the thread count, and thread settings restored."""
 
+import json
+import os
+import subprocess
+import sys
+
 import numba
 import numpy as np
 import pytest
@@ -70,6 +75,32 @@ def test_thread_settings_are_applied_and_restored():
     assert numba.get_num_threads() == before
     fastbp.Network([6, 3], seed=0).fit(X, y, epochs=1, threads=1, callbacks=[look])
     assert seen["blas"] == {1} and numba.get_num_threads() == before
+
+
+def test_a_blas_loaded_after_an_earlier_fit_is_limited_too():
+    """fit keeps threadpoolctl's record of the BLAS libraries between calls
+    (fastbp/_blas_threads.py); one loaded by an import since must be found."""
+    code = """
+import json
+import numpy as np, fastbp
+from threadpoolctl import threadpool_info
+blas = lambda: [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+X = np.random.default_rng(0).random((20, 6)); y = np.arange(20) % 3
+fastbp.Network([6, 3], seed=0).fit(X, y, epochs=1, threads=1)
+before = len(blas())
+import scipy.linalg                                     # loads scipy's own OpenBLAS
+seen = {}
+def look(epoch, logs):
+    seen["blas"] = sorted(set(blas()))
+fastbp.Network([6, 3], seed=0).fit(X, y, epochs=1, threads=1, callbacks=[look])
+print(json.dumps({"before": before, "after": len(blas()), "inside": seen["blas"]}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    if got["after"] == got["before"]:
+        pytest.skip("no BLAS library of its own came with scipy.linalg here")
+    assert got["inside"] == [1]
 
 
 def test_default_blas_threads_follow_the_size_of_the_layer_products():
