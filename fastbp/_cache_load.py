@@ -25,14 +25,13 @@ has not changed since 0.57); any other numba loads fastbp's kernels its own
 way, only slower.
 """
 
-import hashlib
-import inspect
-
 from numba.core import base as _base
 from numba.core import caching as _caching
 from numba.core import compiler as _compiler
 from numba.core import cpu as _cpu
 from numba.core.runtime import rtsys as _rtsys
+
+from . import _numba_source
 
 #: Module prefix of the functions whose loads skip the refresh.
 PACKAGE = "fastbp."
@@ -51,20 +50,15 @@ KNOWN_SOURCES = {
 _OWNERS = {"Cache": _caching.Cache, "CompileResult": _compiler.CompileResult, "BaseContext": _base.BaseContext,
            "CPUContext": _cpu.CPUContext}
 
-_stock_load_overload = _caching.Cache.load_overload
+#: numba's methods as imported (before install() replaces load_overload).
+_STOCK = _numba_source.stock(_OWNERS, KNOWN_SOURCES)
+_stock_load_overload = _STOCK["Cache.load_overload"]
 
 
 def numba_matches():
     """True if numba's cache loading is the one this module was written against."""
-    try:
-        for name, digest in KNOWN_SOURCES.items():
-            owner, method = name.split(".")
-            function = _stock_load_overload if name == "Cache.load_overload" else getattr(_OWNERS[owner], method)
-            if hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16] != digest:
-                return False
-    except (AttributeError, OSError, TypeError):   # renamed, or source unavailable
-        return False
-    return hasattr(_caching.Cache, "_guard_against_spurious_io_errors")
+    return (_numba_source.matches(_STOCK, KNOWN_SOURCES)
+            and hasattr(_caching.Cache, "_guard_against_spurious_io_errors"))
 
 
 def installed():

@@ -33,12 +33,12 @@ numba's own path.
 """
 
 import copy
-import hashlib
-import inspect
 
 from numba.core import inline_closurecall as _icc
 from numba.core import ir_utils
 from numba.core import untyped_passes as _untyped
+
+from . import _numba_source
 
 #: Module prefix of the callees this inliner handles.
 PACKAGE = "fastbp."
@@ -56,7 +56,7 @@ KNOWN_SOURCES = {
 _OWNERS = {"InlineWorker": _icc.InlineWorker, "InlineInlinables": getattr(_untyped, "InlineInlinables", None)}
 
 #: numba's methods as imported (before install() replaces inline_function).
-_STOCK = {name: getattr(_OWNERS[name.split(".")[0]], name.split(".")[1], None) for name in KNOWN_SOURCES}
+_STOCK = _numba_source.stock(_OWNERS, KNOWN_SOURCES)
 _stock_inline_function = _STOCK["InlineWorker.inline_function"]
 #: (callee, typing context, target context, flags, locals) -> canonical
 #: untyped IR, never mutated (every call site inlines a copy). numba makes a
@@ -70,16 +70,9 @@ _context_of_entries = [None]
 _wanted = [True]
 
 
-def _source_hash(method):
-    return hashlib.sha256(inspect.getsource(method).encode()).hexdigest()[:16]
-
-
 def numba_matches():
     """True if numba's inliner is the one this module was written against."""
-    try:
-        return all(_source_hash(_STOCK[name]) == digest for name, digest in KNOWN_SOURCES.items())
-    except (AttributeError, OSError, TypeError):   # source unavailable or methods renamed
-        return False
+    return _numba_source.matches(_STOCK, KNOWN_SOURCES)
 
 
 def installed():
