@@ -14,9 +14,9 @@ import types
 import warnings
 
 import pytest
-from numba.core import caching
+from numba.core import caching, inline_closurecall
 
-from fastbp import _cache_load
+from fastbp import _cache_load, _numba_inline
 
 FIRST_FIT = r'''
 import json, sys
@@ -109,17 +109,27 @@ def test_other_packages_load_through_numbas_own_path_and_fastbps_link_the_runtim
     assert calls == ["runtime"]
 
 
-def test_another_numba_is_left_alone(monkeypatch):
-    _cache_load.uninstall()
+# Each patch to numba: (module, a method it checks, the patched attribute now, numba's own).
+PATCHES = {
+    "cache_load": (_cache_load, "CompileResult._rebuild", lambda: caching.Cache.load_overload,
+                   _cache_load._stock_load_overload),
+    "inliner": (_numba_inline, "InlineWorker.inline_ir", lambda: inline_closurecall.InlineWorker.inline_function,
+                _numba_inline._stock_inline_function),
+}
+
+
+@pytest.mark.parametrize("patch", sorted(PATCHES))
+def test_another_numba_is_left_alone(monkeypatch, patch):
+    module, checked, current, numbas_own = PATCHES[patch]
+    module.uninstall()
     try:
-        monkeypatch.setitem(_cache_load.KNOWN_SOURCES, "CompileResult._rebuild", "0" * 16)
-        assert not _cache_load.numba_matches()
-        assert not _cache_load.install()
-        assert caching.Cache.load_overload is _cache_load._stock_load_overload
+        monkeypatch.setitem(module.KNOWN_SOURCES, checked, "0" * 16)
+        assert not module.numba_matches()
+        assert not module.install()
+        assert current() is numbas_own
     finally:
         monkeypatch.undo()
-        assert _cache_load.install() == _cache_load.numba_matches()
-
+        assert module.install() == module.numba_matches()
 
 
 def test_inliner_uninstalled_before_the_first_compile_stays_numbas():
@@ -132,7 +142,7 @@ def test_inliner_uninstalled_before_the_first_compile_stays_numbas():
 
 
 def test_a_failing_inliner_install_warns_instead_of_failing_the_compile_it_runs_in(monkeypatch):
-    from fastbp import _numba_hooks, _numba_inline
+    from fastbp import _numba_hooks
 
     def broken():
         raise RuntimeError("injected")

@@ -107,18 +107,6 @@ def test_other_packages_keep_numbas_inliner(untyped_runs):
     assert untyped_runs == {"twice": 2, "scale": 5}
 
 
-def test_another_numba_is_left_alone(monkeypatch):
-    _numba_inline.uninstall()
-    try:
-        monkeypatch.setitem(_numba_inline.KNOWN_SOURCES, "InlineWorker.inline_ir", "0" * 16)
-        assert not _numba_inline.numba_matches()
-        assert not _numba_inline.install()
-        assert inline_closurecall.InlineWorker.inline_function is _numba_inline._stock_inline_function
-    finally:
-        monkeypatch.undo()
-        assert _numba_inline.install() == _numba_inline.numba_matches()
-
-
 def test_each_call_site_gets_its_own_deep_copy_with_one_scope_and_identity():
     from numba.core import ir
     from numba.core.compiler import run_frontend
