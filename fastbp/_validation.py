@@ -7,6 +7,7 @@ network, finite values, labels within the outputs. Each error names the
 argument, what was expected, and what was received.
 """
 
+import math
 import numbers
 import operator
 
@@ -228,37 +229,50 @@ def _check_target_range(name, Y, cost):
         raise ValueError(f"{name} must be non-negative for the {cost} cost; got minimum {Y.min():g}")
 
 
-#: Largest total sample weight: the weighted costs (weight x cost, summed in
-#: float64) keep room for per-sample costs up to about 1e8 below float64's 1.8e308.
-MAX_TOTAL_WEIGHT = 1e300
+def weight_exponent(weights):
+    """The integer e with max(weights) / 2**e in (0.5, 1], for a float64 array
+    of finite non-negative ``weights``, not all zero."""
+    mantissa, exponent = math.frexp(float(weights.max()))
+    return exponent - 1 if mantissa == 0.5 else exponent
 
 
-def as_sample_weight(sample_weight, n_samples, dtype, name="sample_weight"):
-    """(n_samples,) non-negative finite weights of ``dtype``, not all zero; ones if None."""
+def as_sample_weight(sample_weight, n_samples, dtype, name="sample_weight", exponent=None):
+    """(n_samples,) non-negative weights of ``dtype``, not all zero, divided by
+    2**exponent; ones if None.
+
+    Only the weights' ratios matter, so by default they are divided by the
+    power of two that brings the largest into (0.5, 1]. That division is
+    exact, so results are those of the weights as given, but a float32
+    network no longer overflows its weighted sums (weights near 1e36) or
+    flushes its reciprocal of a batch's total weight to zero (totals above
+    1e38). ``exponent`` (int): the division to use instead (distributed
+    training gives every rank's shard the one of the largest weight
+    anywhere; see ``weight_exponent``).
+    """
     if sample_weight is None:
-        return np.ones(n_samples, dtype=dtype)
+        if not exponent:
+            return np.ones(n_samples, dtype=dtype)
+        sample_weight = 1.0
     arr = _as_numeric(name, sample_weight)
     if arr.ndim == 0:
         arr = np.full(n_samples, arr, dtype=np.float64)
     if arr.shape != (n_samples,):
         raise ValueError(f"{name} must have shape ({n_samples},), one weight per sample; got shape {arr.shape}")
-    out = _to_dtype(name, arr, dtype)
-    if (out < 0).any():
-        raise ValueError(f"{name} must be non-negative; got minimum {out.min():g}")
-    if not (out > 0).any():
+    arr = _to_dtype(name, arr, np.float64)
+    if (arr < 0).any():
+        raise ValueError(f"{name} must be non-negative; got minimum {arr.min():g}")
+    if not (arr > 0).any():
         raise ValueError(f"{name} must not be all zero")
-    total = float(np.sum(out, dtype=np.float64))
-    if not total <= MAX_TOTAL_WEIGHT:
-        # The kernels sum weights and weighted costs in float64: they would overflow.
-        raise ValueError(f"{name} sums to {total:g}, above {MAX_TOTAL_WEIGHT:g}; only the weights' ratios "
-                         f"matter, so rescale them (e.g. divide by their mean)")
-    tiny = np.finfo(out.dtype).tiny
-    if ((out > 0) & (out < tiny)).any():
+    scaled = np.ldexp(arr, -(weight_exponent(arr) if exponent is None else exponent))
+    tiny = np.finfo(dtype).tiny
+    positive = scaled[scaled > 0]
+    if positive.min() < tiny:
         # The kernels flush subnormal numbers to zero (kernels/fpu.py): such a weight would count as 0.
-        raise ValueError(f"{name} has positive values below {tiny:g}, the smallest normal {out.dtype.name}, "
-                         f"which the kernels treat as zero; got minimum positive "
-                         f"{out[out > 0].min():g}; rescale the weights")
-    return out
+        raise ValueError(f"{name} spans too wide a range for {np.dtype(dtype).name}: its smallest positive "
+                         f"weight is {positive.min():g} of the largest, below {tiny:g}, the smallest normal "
+                         f"{np.dtype(dtype).name}, which the kernels treat as zero; drop those rows or use "
+                         f"float64")
+    return scaled.astype(dtype)
 
 
 def check_validation_data(validation_data):

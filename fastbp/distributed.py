@@ -418,6 +418,8 @@ class _Run:
                 if theirs.get(name) != value:
                     raise ValueError(f"every rank must call fastbp.distributed.fit with the same {name}: "
                                      f"rank 0 has {value!r}, rank {rank} has {theirs.get(name)!r}")
+        if self.shard:
+            self._share_weight_scale(sample_weight)
         self.blas_threads = _blas_threads(self.MPI, comm, threads)
 
         # Rank 0's parameters, generator, optimizer state and epoch records everywhere.
@@ -445,6 +447,21 @@ class _Run:
         self.counts = comm.allgather(self.data[0].shape[0])
         self.n = sum(self.counts) if self.shard else self.counts[0]
         self.batch_size = min(batch_size, self.n)
+
+    def _share_weight_scale(self, sample_weight):
+        """Collective: every shard's weights divided by the same power of two, the one that
+        brings the largest weight on any rank into (0.5, 1] (see _validation.as_sample_weight):
+        the ranks' weighted sums are added together."""
+        local = 0 if sample_weight is None else v.weight_exponent(np.asarray(sample_weight, dtype=np.float64))
+        common = max(self.comm.allgather(local))
+        error = None
+        try:
+            X_, Y_, labels, _ = self.data
+            self.data = X_, Y_, labels, v.as_sample_weight(sample_weight, X_.shape[0], self.net.dtype,
+                                                           exponent=common)
+        except Exception as caught:  # carried to every rank
+            error = caught
+        _agree(self.comm, error, "scaling its sample weights to the other ranks'")
 
     # -------------------------------------------------------------- the steps
     def _optimizer_state(self):

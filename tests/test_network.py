@@ -254,6 +254,30 @@ def test_a_scalar_sample_weight_weighs_every_row_alike():
         net.cost(X, y, sample_weight=-1.0)
 
 
+@pytest.mark.parametrize("dtype,power", [("float32", 120), ("float32", -126), ("float64", 1000),
+                                         ("float64", -1021)])
+def test_weights_scaled_by_a_power_of_two_anywhere_in_range_change_nothing(dtype, power):
+    """Only the weights' ratios matter, bit for bit, up to the ends of the dtype's range. Float32
+    weights near 1e36 used to flush a batch's 1 / Σw to zero (no update at all); weights whose
+    total passed 1e300, or below the smallest normal number, were refused."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(200, 3)).astype(dtype), rng.integers(0, 3, 200)
+    w = rng.random(200) + 0.5
+    scaled = np.ldexp(w, power)
+    results = []
+    for weights in (w, scaled):
+        net = fastbp.Network([3, 5, 3], dtype=dtype, seed=0)
+        history = net.fit(X, y, epochs=2, batch_size=100, learning_rate=1.0, sample_weight=weights)
+        results.append((net.parameters, history["cost"], net.gradient(X, y, sample_weight=weights, flat=True),
+                        net.cost(X, y, sample_weight=weights), net.evaluate(X, y, sample_weight=weights)))
+    (params, costs, gradient, cost, evaluation), scaled_results = results
+    np.testing.assert_array_equal(scaled_results[0], params)
+    assert scaled_results[1] == costs
+    np.testing.assert_array_equal(scaled_results[2], gradient)
+    assert scaled_results[3] == cost and scaled_results[4] == evaluation
+    assert np.abs(gradient).max() > 1e-3          # there was something to lose
+
+
 def test_zero_epochs_changes_nothing():
     net = fastbp.Network([3, 2], seed=0)
     before = net.parameters.copy()
