@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _validation as v
 from . import reference
 from ._layout import split
 from .kernels.codes import B_OFF, N_IN, N_OUT, W_OFF
@@ -195,9 +196,6 @@ def _choose(net, max_parameters, seed):
     n = net.n_parameters
     if max_parameters is None or max_parameters >= n:
         return np.arange(n, dtype=np.int64)
-    max_parameters = int(max_parameters)
-    if max_parameters < 1:
-        raise ValueError(f"max_parameters must be a positive int or None; got {max_parameters}")
     rng = np.random.default_rng(seed)
     picked = []
     for row in net._layout[:max_parameters]:
@@ -261,10 +259,10 @@ def check_gradient(net, X, y, l2=0.0, l1=0.0, eps=1e-6, max_parameters=None, see
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a fastbp.Network; got {type(net).__name__}")
-    eps = float(eps)
-    if not (np.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be a positive finite float; got {eps!r}")
-    l2, l1 = float(l2), float(l1)
+    eps = v.check_float("eps", eps, low=0.0, low_open=True)
+    l2, l1 = v.check_float("l2", l2, low=0.0), v.check_float("l1", l1, low=0.0)
+    if max_parameters is not None:
+        max_parameters = v.check_int("max_parameters", max_parameters, minimum=1)
 
     grad = np.asarray(net.gradient(X, y, l2=l2, l1=l1, flat=True), dtype=np.float64)
     work = as_float64(net)

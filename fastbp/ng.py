@@ -102,14 +102,15 @@ def _n_params(sizes):
 
 
 # ------------------------------------------------------------------ validation
-def _check_size(name, value):
+def _check_size(name, value, minimum=1):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         # Octave code often carries sizes as doubles (400.0); accept integral floats.
         if isinstance(value, numbers.Real) and float(value).is_integer():
             value = int(value)
         else:
-            raise TypeError(f"{name} must be a positive integer; got {value!r} of type {type(value).__name__}")
-    return v.check_int(name, int(value), minimum=1)
+            kind = "positive" if minimum == 1 else "non-negative"
+            raise TypeError(f"{name} must be a {kind} integer; got {value!r} of type {type(value).__name__}")
+    return v.check_int(name, int(value), minimum=minimum)
 
 
 def _check_layer_sizes(layer_sizes):
@@ -306,6 +307,8 @@ def nn_cost_function(nn_params, input_layer_size, hidden_layer_size, num_labels,
 # ------------------------------------------------------------------ sigmoid
 def _float_array(z):
     arr = np.asarray(z)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"z must be a real number or an array of them; got {type(z).__name__} of dtype {arr.dtype}")
     if arr.dtype.kind != "f":
         arr = arr.astype(np.float64)
     return arr
@@ -363,8 +366,8 @@ def debug_initialize_weights(fan_out, fan_in):
     ``sin(1), sin(2), ...`` filled column-major and divided by 10, so the
     gradient check is reproducible.
     """
-    fan_out = v.check_int("fan_out", fan_out, minimum=1)
-    fan_in = v.check_int("fan_in", fan_in, minimum=0)
+    fan_out = _check_size("fan_out", fan_out)
+    fan_in = _check_size("fan_in", fan_in, minimum=0)
     n = fan_out * (1 + fan_in)
     return np.sin(np.arange(1, n + 1)).reshape((fan_out, 1 + fan_in), order="F") / 10
 
@@ -373,8 +376,8 @@ def debug_initialize_weights(fan_out, fan_in):
 def compute_numerical_gradient(J, theta, e=1e-4):
     """Central differences (J(θ + e·u_i) − J(θ − e·u_i)) / 2e for every i.
 
-    J: callable taking a (n,) vector and returning the cost, or a tuple whose
-    first element is the cost (as ``nn_cost_function`` returns).
+    J: callable taking a (n,) vector and returning the cost, or a pair (tuple
+    or list) whose first element is the cost (as ``nn_cost_function`` returns).
     theta: (n,) array. Returns a float64 (n,) array.
     """
     theta = np.array(theta, dtype=np.float64).ravel()
@@ -382,7 +385,7 @@ def compute_numerical_gradient(J, theta, e=1e-4):
 
     def cost(t):
         out = J(t)
-        return float(out[0] if isinstance(out, tuple) else out)
+        return float(out[0] if isinstance(out, (tuple, list)) else out)
 
     numgrad = np.zeros_like(theta)
     perturbed = theta.copy()
@@ -396,7 +399,36 @@ def compute_numerical_gradient(J, theta, e=1e-4):
     return numgrad
 
 
-def check_nn_gradients(lambda_=0.0, cost_function=None, verbose=True):
+_UNSET = object()
+
+
+def _gradient_check_arguments(args, lambda_, cost_function, verbose, nnCostFunction):
+    """(lambda_, cost_function, verbose, port) from check_nn_gradients' positional and keyword
+    arguments, in Ng's order or the Python port's (a callable first)."""
+    port = bool(args) and callable(args[0])
+    if len(args) > 3:
+        raise TypeError(f"check_nn_gradients takes at most 3 positional arguments; got {len(args)}")
+    given = {"lambda_": lambda_, "cost_function": cost_function, "verbose": verbose}
+    if nnCostFunction is not _UNSET:          # the port's keyword name
+        if cost_function is not _UNSET:
+            raise TypeError("check_nn_gradients: give cost_function or nnCostFunction, not both")
+        given["cost_function"], port = nnCostFunction, True
+    for name, value in zip(("cost_function", "lambda_", "verbose") if port and args else
+                           ("lambda_", "cost_function", "verbose"), args):
+        if given[name] is not _UNSET:
+            raise TypeError(f"check_nn_gradients got two values for {name}")
+        given[name] = value
+    lambda_ = v.check_float("lambda_", 0.0 if given["lambda_"] is _UNSET else given["lambda_"], low=0.0)
+    cost_function = given["cost_function"]
+    if cost_function is _UNSET or cost_function is None:
+        cost_function = nn_cost_function
+    elif not callable(cost_function):
+        raise TypeError(f"cost_function must be callable; got {type(cost_function).__name__}")
+    verbose = True if given["verbose"] is _UNSET else v.check_bool("verbose", given["verbose"])
+    return lambda_, cost_function, verbose, port
+
+
+def check_nn_gradients(*args, lambda_=_UNSET, cost_function=_UNSET, verbose=_UNSET, nnCostFunction=_UNSET):
     """Ng's ``checkNNGradients``: backpropagation against central differences.
 
     Builds the exercise's small 3-5-3 network with m = 5 examples from
@@ -408,19 +440,19 @@ def check_nn_gradients(lambda_=0.0, cost_function=None, verbose=True):
     relative difference ‖num − grad‖ / ‖num + grad‖ as a float (below 1e-9
     when backpropagation is right).
 
-    The Python port's order, ``checkNNGradients(nnCostFunction, lambda_)``,
-    works too: a callable first argument is taken as the cost function. The
+    Called as ``check_nn_gradients(lambda_=0.0, cost_function=None,
+    verbose=True)``, positionally or by keyword. The Python port's order,
+    ``checkNNGradients(nnCostFunction, lambda_)`` (or ``lambda_=`` by
+    keyword, or ``nnCostFunction=``), works too: a callable first argument
+    is taken as the cost function. The
     port's functions take labels 0..K-1 where the exercise's take 1..K, and
     either may come in that order (the port's own, or a wrapper of this
     module's), so the check then uses labels 1 and 2 only, valid under both
     (y = 2, 1, 2, 1, 2): a gradient check needs a valid y, not a particular
     one, and the unrolling order does not matter to it either.
     """
-    port = callable(lambda_)
-    if port:
-        lambda_, cost_function = (0.0 if cost_function is None else cost_function), lambda_
-    lambda_ = v.check_float("lambda_", lambda_, low=0.0)
-    cost_function = nn_cost_function if cost_function is None else cost_function
+    lambda_, cost_function, verbose, port = _gradient_check_arguments(args, lambda_, cost_function, verbose,
+                                                                      nnCostFunction)
     input_layer_size, hidden_layer_size, num_labels, m = 3, 5, 3, 5
     Theta1 = debug_initialize_weights(hidden_layer_size, input_layer_size)
     Theta2 = debug_initialize_weights(num_labels, hidden_layer_size)
@@ -433,6 +465,9 @@ def check_nn_gradients(lambda_=0.0, cost_function=None, verbose=True):
 
     _, grad = cost_func(nn_params)
     grad = np.asarray(grad, dtype=np.float64).ravel()
+    if grad.shape != nn_params.shape:
+        raise ValueError(f"the cost function's gradient must have {nn_params.size} entries, one per parameter "
+                         f"of the 3-5-3 test network; got {grad.size}")
     numgrad = compute_numerical_gradient(cost_func, nn_params)
     diff = float(np.linalg.norm(numgrad - grad) / np.linalg.norm(numgrad + grad))
     if verbose:

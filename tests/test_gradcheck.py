@@ -173,5 +173,9 @@ def test_bad_arguments(problem):
         check_gradient("net", X, y)
     with pytest.raises(ValueError, match="eps"):
         check_gradient(net, X, y, eps=0.0)
+    with pytest.raises(TypeError, match="eps must be a real number; got 'a'"):
+        check_gradient(net, X, y, eps="a")
+    with pytest.raises(TypeError, match="max_parameters must be an integer"):
+        check_gradient(net, X, y, max_parameters=1.5)      # was truncated to 1
     with pytest.raises(ValueError):
         check_gradient(net, X[:, :3], y)                   # wrong number of features, from net.gradient

@@ -132,6 +132,20 @@ def test_check_nn_gradients_accepts_another_cost_function():
     assert ng.check_nn_gradients(3.0, cost_function=ref_cost_function, verbose=False) < 1e-9
 
 
+def test_check_nn_gradients_takes_the_python_port_s_keyword_forms():
+    """checkNNGradients(nnCostFunction, lambda_=...) and nnCostFunction=..., as ports' code calls it."""
+    expected = ng.checkNNGradients(ng.nnCostFunction, 3.0, verbose=False)
+    assert ng.checkNNGradients(ng.nnCostFunction, lambda_=3.0, verbose=False) == expected
+    assert ng.checkNNGradients(nnCostFunction=ng.nnCostFunction, lambda_=3.0, verbose=False) == expected
+    assert ng.check_nn_gradients(lambda_=3.0, cost_function=ref_cost_function, verbose=False) < 1e-9
+    with pytest.raises(TypeError, match="two values for lambda_"):
+        ng.checkNNGradients(ng.nnCostFunction, 1.0, lambda_=2.0)
+    with pytest.raises(TypeError, match="cost_function must be callable; got int"):
+        ng.check_nn_gradients(0.0, 5)
+    with pytest.raises(ValueError, match="gradient must have 38 entries, one per parameter .*; got 3"):
+        ng.check_nn_gradients(cost_function=lambda *args: (0.0, np.zeros(3)), verbose=False)
+
+
 def test_compute_numerical_gradient_scalar_and_tuple():
     A = np.array([[3.0, 1.0], [1.0, 2.0]])
 
@@ -146,6 +160,8 @@ def test_compute_numerical_gradient_scalar_and_tuple():
 
     np.testing.assert_array_equal(ng.compute_numerical_gradient(tuple_f, theta),
                                   ng.compute_numerical_gradient(f, theta))
+    np.testing.assert_array_equal(ng.compute_numerical_gradient(lambda t: [f(t), None], theta),
+                                  ng.compute_numerical_gradient(f, theta))     # a list pair, as ports return
 
 
 # --------------------------------------------- cost and gradient vs numpy
@@ -374,6 +390,16 @@ def test_debug_initialize_weights():
     assert W.shape == (5, 4)
     np.testing.assert_array_equal(W, np.sin(np.arange(1, 21)).reshape((5, 4), order="F") / 10)
     assert W[1, 0] == np.sin(2) / 10 and W[0, 1] == np.sin(6) / 10     # filled down the columns
+    np.testing.assert_array_equal(ng.debug_initialize_weights(5.0, 3.0), W)   # Octave's sizes are doubles
+    with pytest.raises(TypeError, match="fan_in must be a non-negative integer; got 2.5"):
+        ng.debug_initialize_weights(5, 2.5)
+
+
+@pytest.mark.parametrize("z,kind", [("3", "str"), (None, "NoneType"), (1 + 2j, "complex")])
+def test_sigmoid_refuses_what_is_not_a_real_number(z, kind):
+    for function in (ng.sigmoid, ng.sigmoid_gradient):
+        with pytest.raises(TypeError, match=f"z must be a real number or an array of them; got {kind}"):
+            function(z)
 
 
 def test_network_from_thetas():

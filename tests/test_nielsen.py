@@ -881,3 +881,64 @@ def test_sgd_names_his_arguments_in_its_errors_and_changes_nothing(args, match, 
         net.SGD(data, *args)
     assert all(np.array_equal(a, b) for a, b in zip(net.weights, weights))
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("targets", [[0, 1, 1, 0], [0.1, 0.9, 0.9, 0.1]])
+def test_one_output_takes_a_plain_number_y_as_its_target_as_his_a_minus_y_does(targets, capsys):
+    """XOR with one output neuron and y a number per sample: his cost_derivative a - y broadcasts it."""
+    xs = [np.array([[a], [b]], dtype=float) for a in (0, 1) for b in (0, 1)]
+    data = list(zip(xs, targets))
+    random.seed(3)
+    np.random.seed(3)
+    net = network.Network([2, 3, 1])
+    his = his_copy(net)
+    net.SGD(data, 5, 2, 3.0, test_data=list(zip(xs, [0, 1, 1, 0])))
+    his.SGD(data, network.epoch_orders(net.shuffle_seed, 4, 5), 2, 3.0)
+    assert_layers_close(net.weights, his.weights, RTOL_RUN, "weights")
+    assert_layers_close(net.biases, his.biases, RTOL_RUN, "biases")
+    # his evaluate: argmax of one output is 0, so it counts the samples whose y is 0
+    assert capsys.readouterr().out.splitlines()[-1] == "Epoch 4: 2 / 4"
+    assert net.evaluate(list(zip(xs, targets))) == his.evaluate(list(zip(xs, targets)))
+
+
+def test_a_shallow_copy_trains_apart_from_the_original():
+    net = network.Network([4, 3, 3])
+    before = [w.copy() for w in net.weights]
+    clone = copy.copy(net)
+    clone.SGD([(np.ones((4, 1)), 0)] * 3, 1, 2, 1.0)
+    assert_layers_close(net.weights, before, 0.0, "the original's weights")
+    assert not np.array_equal(clone.weights[0], before[0])
+
+
+def test_a_refused_call_changes_nothing():
+    """Malformed data is refused before views detach, the shuffle seed is drawn, or `random` moves."""
+    net = network.Network([4, 3, 3])
+    w = net.weights[0]
+    seed, state = net.shuffle_seed, random.getstate()
+    with pytest.raises(ValueError, match="4 numbers"):
+        net.update_mini_batch([(np.ones((5, 1)), 0)], 1.0)
+    with pytest.raises(ValueError, match="4 numbers"):
+        net.SGD([(np.ones((5, 1)), 0)], 1, 1, 1.0)
+    assert net.shuffle_seed == seed and random.getstate() == state
+    w[0, 0] = 42.0
+    assert net.weights[0][0, 0] == 42.0           # the view taken before still reaches the network
+
+
+def test_errors_name_his_arguments_and_the_item():
+    net, net2 = network.Network([4, 3, 3]), network2.Network([4, 3, 3])
+    data = [(np.ones((4, 1)), 0)] * 3
+    with pytest.raises(ValueError, match=r"the x of training_data contains NaN or infinity \(item 3\)"):
+        net.SGD(data + [(np.full((4, 1), np.nan), 0)], 1, 2, 1.0)
+    with pytest.raises(ValueError, match=r"the y of training_data contains NaN or infinity \(item 1\)"):
+        network.Network([4, 3, 1]).SGD([(np.ones((4, 1)), 0.5), (np.ones((4, 1)), np.inf)], 1, 2, 1.0)
+    with pytest.raises(ValueError, match="lmbda must be >= 0"):
+        net2.total_cost(data, -1.0)
+    with pytest.raises(ValueError, match=r"\(4, k\) columns, k >= 1; got shape \(4, 0\)"):
+        net.feedforward(np.ones((4, 0)))
+    with pytest.raises(ValueError, match="item 0 is a tuple of length 3"):
+        net.SGD([(np.ones((4, 1)), 0, 1)], 1, 1, 1.0)
+
+
+def test_scoring_no_data_gives_0_as_his_sum_does():
+    assert network.Network([4, 3, 3]).evaluate([]) == 0
+    assert network2.Network([4, 3, 3]).accuracy([]) == 0

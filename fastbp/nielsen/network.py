@@ -11,7 +11,7 @@ Change the import, nothing else::
 ``Network(sizes)`` has his attributes (``num_layers``, ``sizes``, ``biases`` as
 (n, 1) columns, ``weights`` as (n_out, n_in) matrices) and methods
 (``feedforward``, ``SGD``, ``update_mini_batch``, ``backprop``, ``evaluate``,
-``cost_derivative``), and prints what his Python 3 code prints. Initial
+``cost_derivative``), and prints his lines (``Epoch 0: 9000 / 10000``). Initial
 weights come from ``np.random.randn`` in his order, so ``np.random.seed(s)``
 gives his initial network.
 
@@ -29,7 +29,9 @@ What differs, and why:
 * ``weights`` and ``biases`` are views of the compiled network's
   parameters: writing into them (``net.weights[0][...] = W``,
   ``net.weights[0] = W`` or ``net.weights = [...]``) changes the network,
-  and shapes are checked. As in his code, where every step builds new
+  and shapes are checked. ``net.weights[0] = W`` copies W's values into
+  the network, so later writes to W do not reach it (in his code the slot
+  holds W itself): write through ``net.weights[0]`` instead. As in his code, where every step builds new
   arrays, lists taken before training keep their values: ``best =
   net.weights`` is a snapshot once training goes on (training moves the
   parameters to a fresh buffer when views were handed out), and ``net.weights
@@ -38,7 +40,8 @@ What differs, and why:
   ``(x, y)``; x any array of ``sizes[0]`` numbers (usually an (n, 1)
   column); y a column of ``sizes[-1]`` targets or an int class label. Each
   y's representation decides how it is read, so an int label works where
-  his code expects a one-hot column and vice versa.
+  his code expects a one-hot column and vice versa. With one output
+  neuron a plain number y is the target value, as his ``a - y`` reads it.
 * ``SGD`` needs ``eta > 0`` and non-empty training data, and raises
   ``FloatingPointError`` (keeping the last good weights) if training
   diverges to NaN or infinity, where his code would carry on with NaN.
@@ -47,6 +50,7 @@ What differs, and why:
   his pure-Python loop calling those overrides, with the same shuffles.
 """
 
+import copy
 import itertools
 import random
 
@@ -99,7 +103,9 @@ def _split_pairs(data, name):
         raise ValueError(f"{name} is empty: it needs at least one (x, y) pair")
     for i, item in enumerate(data):
         if not (isinstance(item, (tuple, list)) and len(item) == 2):
-            what = f"an array of shape {item.shape}" if isinstance(item, np.ndarray) else repr(type(item).__name__)
+            what = (f"an array of shape {item.shape}" if isinstance(item, np.ndarray)
+                    else f"a {type(item).__name__} of length {len(item)}" if isinstance(item, (tuple, list))
+                    else repr(type(item).__name__))
             raise ValueError(f"{name} must hold (x, y) pairs; item {i} is {what}. (The output of "
                              f"mnist_loader.load_data is (X, y) arrays; use load_data_wrapper for pairs.)")
     xs, ys = zip(*data)
@@ -142,7 +148,7 @@ def _stack(columns, width, name):
     """Stack arrays of ``width`` numbers each (columns, rows, anything) as the rows of one float64 array."""
     fast = _rows_of_one_matrix(columns, width)
     if fast is not None:
-        return np.asarray(fast, dtype=np.float64)
+        return _finite(np.asarray(fast, dtype=np.float64), name)
     try:
         out = np.concatenate([np.reshape(c, (1, -1)) for c in columns], axis=0, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -151,7 +157,15 @@ def _stack(columns, width, name):
     if out.shape[1] != width:
         raise ValueError(f"{name} must each hold {width} numbers (a ({width}, 1) column); "
                          f"got {out.shape[1]} numbers")
-    return out
+    return _finite(out, name)
+
+
+def _finite(rows, name):
+    """``rows``, after checking that they hold no NaN or infinity (naming the first item that does)."""
+    finite = np.isfinite(rows).reshape(rows.shape[0], -1).all(axis=1)
+    if not finite.all():
+        raise ValueError(f"{name} contains NaN or infinity (item {int(np.argmin(finite))})")
+    return rows
 
 
 def _stack_targets(ys, width, name):
@@ -163,6 +177,8 @@ def _stack_targets(ys, width, name):
             labels = None
         if labels is None or labels.ndim != 1:
             raise ValueError(f"{name} must be all int labels or all ({width}, 1) columns, not a mixture")
+        if width == 1 and labels.dtype.kind in "iuf":
+            return _finite(labels.astype(np.float64), name)     # one output: y is its target value
         whole = labels.dtype.kind in "iu" or (labels.dtype.kind == "f" and bool(np.all(labels == np.round(labels))))
         if not whole:
             raise ValueError(f"{name} must be int labels 0..{width - 1} or ({width}, 1) columns; "
@@ -344,6 +360,12 @@ class _CoreBacked:
             lst._rebind()
             self._views_out = True
 
+    def __copy__(self):
+        """An independent network, as ``copy.deepcopy`` gives: a shallow copy would share the compiled
+        network, and training it would change this one (his shallow copy shares arrays only until a
+        step replaces them)."""
+        return copy.deepcopy(self)
+
     def __getstate__(self):
         state = dict(self.__dict__)
         state.pop("_lists", None)       # views of this network's buffer, rebuilt on use
@@ -384,8 +406,8 @@ class _CoreBacked:
         arr = np.asarray(a)
         if arr.ndim == 1:
             return self._core.feedforward(arr.reshape(1, -1))[0]
-        if arr.ndim != 2 or arr.shape[0] != self.sizes[0]:
-            raise ValueError(f"a must be a ({self.sizes[0]}, 1) column or ({self.sizes[0]}, k) columns; "
+        if arr.ndim != 2 or arr.shape[0] != self.sizes[0] or arr.shape[1] == 0:
+            raise ValueError(f"a must be a ({self.sizes[0]}, 1) column or ({self.sizes[0]}, k) columns, k >= 1; "
                              f"got shape {arr.shape}")
         out = self._core.feedforward(arr.T)
         return out.reshape(-1, 1) if out.shape[0] == 1 else np.ascontiguousarray(out.T)
@@ -422,7 +444,6 @@ class _CoreBacked:
     def _step(self, mini_batch, eta, lmbda, n):
         """w -> (1 - eta*lmbda/n) w - (eta/m) sum nabla_w, b -> b - (eta/m) sum nabla_b: one SGD step."""
         mini_batch = _as_list(mini_batch, "mini_batch")
-        self._detach_views()
         decay = 1 - eta * (lmbda / n)
         if self._overrides("backprop", "cost_derivative"):
             if not mini_batch:
@@ -440,6 +461,7 @@ class _CoreBacked:
             return
         X, y = self._arrays(mini_batch, "mini_batch")
         dW, db = self._core.gradient(X, y)          # the batch mean, (1/m) sum: one compiled pass
+        self._detach_views()                        # only now: a step refused above changes nothing
         for w, g in zip(self._weight_views(), dW):
             if decay != 1:
                 w *= decay
@@ -458,18 +480,18 @@ class _CoreBacked:
         mini_batch_size = v.check_int("mini_batch_size", mini_batch_size, minimum=1)
         eta = v.check_float("eta", eta, 0.0, low_open=True)
         lmbda = v.check_float("lmbda", lmbda, 0.0)
-        seed = self._reseed()
         if self._overrides("update_mini_batch", "backprop", "cost_derivative"):
             n = len(training_data)
             if n == 0:
                 raise ValueError("training_data is empty: it needs at least one (x, y) pair")
-            for j, order in enumerate(epoch_orders(seed, n, epochs)):
+            for j, order in enumerate(epoch_orders(self._reseed(), n, epochs)):
                 for k in range(0, n, mini_batch_size):
                     step([training_data[i] for i in order[k:k + mini_batch_size]])
                 if after_epoch(j):
                     return
             return
         X, y = self._arrays(training_data, "training_data")
+        self._reseed()          # after the checks: a refused call leaves shuffle_seed and `random` alone
         counter = itertools.count()
 
         def end_of_epoch(_epoch, _logs):
@@ -537,7 +559,7 @@ class Network(_CoreBacked):
     def evaluate(self, test_data):
         """Return the number of test inputs whose most active output neuron is the label."""
         test_data = _as_list(test_data, "test_data")
-        if self._overrides("feedforward"):
+        if self._overrides("feedforward") or not test_data:       # his sum over no data is 0
             return sum(int(np.argmax(self.feedforward(x)) == y) for (x, y) in test_data)
         X, y = self._arrays(test_data, "test_data")
         return self._correct(X, _labels_of(y))

@@ -39,6 +39,7 @@ import os
 
 import numpy as np
 
+from .. import _validation as v
 from .._atomic import atomic_write
 from .mnist_loader import vectorized_result
 from .network import _as_list, _CoreBacked, _labels_of, sigmoid, sigmoid_prime
@@ -237,7 +238,7 @@ class Network(_CoreBacked):
         ``convert`` is accepted and not needed.
         """
         data = _as_list(data, "data")
-        if self._overrides("feedforward"):
+        if self._overrides("feedforward") or not data:      # his sum over no data is 0
             return sum(int(np.argmax(self.feedforward(x)) == (np.argmax(y) if np.ndim(y) else y))
                        for (x, y) in data)
         X, y = self._arrays(data, "data")
@@ -250,6 +251,7 @@ class Network(_CoreBacked):
         inside); ``convert`` is accepted and not needed.
         """
         data = _as_list(data, "data")
+        lmbda = v.check_float("lmbda", lmbda, 0.0)
         if self._overrides("feedforward"):
             cost = 0.0
             for x, y in data:
