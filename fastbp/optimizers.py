@@ -44,7 +44,13 @@ class SGD:
 
 @dataclass(frozen=True)
 class Adam:
-    """Adam (Kingma & Ba 2015) with bias correction; defaults from the paper."""
+    """Adam (Kingma & Ba 2015) with bias correction; defaults from the paper.
+
+    The step is scikit-learn's form, θ ← θ − η·√(1−β2ᵗ)/(1−β1ᵗ)·m/(√v + ε) with
+    the raw moments m, v: PyTorch's ``torch.optim.Adam`` (and the paper's
+    Algorithm 1) with ε·√(1−β2ᵗ) in place of ε. The two agree while ε is
+    small next to √v; with a large ε (1e-3, say) the early steps differ.
+    """
 
     beta1: float = 0.9
     beta2: float = 0.999

@@ -143,6 +143,30 @@ def parallel_tasks(layout, threads=1, n_tasks=16):
     return np.array(tasks, dtype=np.int64)
 
 
+#: Largest relative error of the L2 decay that plain SGD may apply fused (below).
+FUSED_DECAY_RTOL = 1e-3
+
+
+def fuses_sgd_step(hyper, dtype):
+    """Whether an epoch of plain SGD with the float64 hyperparameter vector ``hyper`` (codes.H_*) may
+    fuse its step into backpropagation (kernels/propagate.py ``sgd_backward``), for a network of ``dtype``.
+
+    The fused step is W ← keep·W − η·∂C/∂W with keep = 1 − ηλ2/n rounded to ``dtype``: in float32 a
+    multiple of 2⁻²⁴, so a decay ηλ2/n below about 3e-8 vanished and one just above it doubled, on every
+    step alike. It is fused only while that rounding moves the decay by at most FUSED_DECAY_RTOL, and
+    never with L1, whose shrink would round away against the weights likewise; otherwise the step goes
+    through the gradient buffer, W − η(∂C/∂W + (λ2/n)·W + (λ1/n)·sign W), rounded once, as PyTorch's
+    ``weight_decay`` does (about 1.6x the epoch time at W1's shapes, so not always).
+    """
+    if hyper[codes.H_L1] != 0.0:
+        return False
+    dt = np.dtype(dtype).type
+    lr, l2n = dt(hyper[codes.H_LR]), dt(hyper[codes.H_L2])
+    decay = float(lr) * float(l2n)                  # as the kernel means it
+    applied = 1.0 - float(dt(1.0) - lr * l2n)       # as its rounded keep applies it
+    return abs(applied - decay) <= FUSED_DECAY_RTOL * decay
+
+
 def check_threads(threads, parallel):
     """``threads``: None or 1..NUMBA_NUM_THREADS (numba's pool is sized at import)."""
     import numba
@@ -424,11 +448,14 @@ class Trainer:
 
         net = self.net
         opt = self.optimizer
+        plain_sgd = opt.code == codes.SGD
+        # A gradient buffer for the rules that need one; for plain SGD only on epochs that cannot fuse.
+        buffer = np.empty(net.n_parameters if not plain_sgd or self.l2 or self.l1 else 0, dtype=net.dtype)
         if not self.parallel:
             work, ident, blas = net._work(self.batch_size)
-            grad = np.empty(net.n_parameters, dtype=net.dtype) if opt.code != codes.SGD else None
 
             def run(order, hyper, state, mask):
+                grad = None if plain_sgd and fuses_sgd_step(hyper, net.dtype) else buffer
                 return K.train_epoch(
                     net._theta, net._layout, net._acts, net._leak, net._cost, self.X, self.Y, self.sw,
                     self.labels, order, self.batch_size, opt.code, hyper, state.first, state.second,
@@ -441,7 +468,7 @@ class Trainer:
             np.empty((shards, 0), dtype=net.dtype), np.zeros((shards, 2), dtype=net.dtype))
         batch_work = np.empty((1, K.parallel.BATCH_PARTS * shards * size), dtype=net.dtype)
         blas_off = np.zeros(net._layout.shape[0], dtype=np.int64)
-        grad = np.empty(net.n_parameters if opt.code != codes.SGD else 0, dtype=net.dtype)
+        fused_grad = np.empty(0, dtype=net.dtype)
         tasks = parallel_tasks(net._layout, numba.get_num_threads())   # set by run()
         ident = np.arange(capacity, dtype=np.int64)
 
@@ -449,7 +476,8 @@ class Trainer:
             return K.train_epoch_parallel(
                 net._theta, net._layout, net._acts, net._leak, net._cost, self.X, self.Y, self.sw,
                 self.labels, order, self.batch_size, opt.code, hyper, state.first, state.second, state.step,
-                grad, K.NO_MASK if mask is None else mask, ident, shard_work, batch_work, blas_off, tasks)
+                fused_grad if plain_sgd and fuses_sgd_step(hyper, net.dtype) else buffer,
+                K.NO_MASK if mask is None else mask, ident, shard_work, batch_work, blas_off, tasks)
         return run
 
     def _run(self):

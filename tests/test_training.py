@@ -772,3 +772,28 @@ def test_compile_clock_names_only_the_package_s_compilations_and_counts_this_thr
         worker.start()
         worker.join()
     assert other.seconds == 0.0
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("decay", [dict(l2=0.0025), dict(l2=0.004), dict(l1=0.001)])
+def test_a_small_penalty_acts_in_float32_as_in_float64(decay, parallel):
+    """Plain SGD with ηλ/n of 2.5e-8 and 4e-8, at float32's rounding of 1 (2⁻²⁴ ≈ 6e-8): the fused step's
+    1 − ηλ/n rounded the L2 decay to 0 and to twice itself, and the L1 shrink rounded away against the
+    weights. The penalty's effect on the float32 weights over 2,000 steps must be float64's: float32
+    rounding alone moves the trajectories, by 1-10 % of this effect here, so 25 % separates that noise
+    from a decay dropped (ratio 0) or doubled (2)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(1000, 3)), rng.integers(0, 3, 1000)
+
+    def effect(dtype):
+        params = []
+        for penalty in (decay, {}):
+            net = fastbp.Network([3, 4, 3], hidden_activation="tanh", output_activation="softmax",
+                                 cost="log_likelihood", dtype=dtype, seed=1)
+            net.fit(X, y, epochs=20, batch_size=10, learning_rate=0.01, shuffle=False, parallel=parallel,
+                    threads=2 if parallel else None, **penalty)
+            params.append(net.parameters.astype(np.float64))
+        return (params[0] - params[1])[net._weight_mask]
+
+    exact, single = effect(np.float64), effect(np.float32)
+    assert np.dot(single, exact) / np.dot(exact, exact) == pytest.approx(1.0, abs=0.25)

@@ -33,7 +33,8 @@ def train_epoch(theta, layout, acts, leak, cost, X, Y, sw, labels, order, batch_
     the float64 vector indexed by codes.H_*: learning rate, λ2/n, λ1/n,
     momentum, β1, β2, ε, dropout keep probability. ``grad`` None means plain
     SGD (``opt`` must be codes.SGD) fused into the weight-gradient product,
-    with no gradient buffer; otherwise each step fills ``grad``
+    with no gradient buffer (training.fuses_sgd_step says when that is
+    accurate); otherwise each step fills ``grad``
     (n_parameters,) and applies rule ``opt``, updating ``first``/``second``/
     ``step`` (see update.optimizer_step). mask: (n_samples, hidden units)
     uint8 dropout mask for this epoch, or None for no dropout. numba prunes
