@@ -451,11 +451,14 @@ class Trainer:
         plain_sgd = opt.code == codes.SGD
         # A gradient buffer for the rules that need one; for plain SGD only on epochs that cannot fuse.
         buffer = np.empty(net.n_parameters if not plain_sgd or self.l2 or self.l1 else 0, dtype=net.dtype)
+
+        def fused(hyper):
+            return plain_sgd and fuses_sgd_step(hyper, net.dtype)
         if not self.parallel:
             work, ident, blas = net._work(self.batch_size)
 
             def run(order, hyper, state, mask):
-                grad = None if plain_sgd and fuses_sgd_step(hyper, net.dtype) else buffer
+                grad = None if fused(hyper) else buffer
                 return K.train_epoch(
                     net._theta, net._layout, net._acts, net._leak, net._cost, self.X, self.Y, self.sw,
                     self.labels, order, self.batch_size, opt.code, hyper, state.first, state.second,
@@ -468,7 +471,7 @@ class Trainer:
             np.empty((shards, 0), dtype=net.dtype), np.zeros((shards, 2), dtype=net.dtype))
         batch_work = np.empty((1, K.parallel.BATCH_PARTS * shards * size), dtype=net.dtype)
         blas_off = np.zeros(net._layout.shape[0], dtype=np.int64)
-        fused_grad = np.empty(0, dtype=net.dtype)
+        no_buffer = np.empty(0, dtype=net.dtype)
         tasks = parallel_tasks(net._layout, numba.get_num_threads())   # set by run()
         ident = np.arange(capacity, dtype=np.int64)
 
@@ -476,7 +479,7 @@ class Trainer:
             return K.train_epoch_parallel(
                 net._theta, net._layout, net._acts, net._leak, net._cost, self.X, self.Y, self.sw,
                 self.labels, order, self.batch_size, opt.code, hyper, state.first, state.second, state.step,
-                fused_grad if plain_sgd and fuses_sgd_step(hyper, net.dtype) else buffer,
+                no_buffer if fused(hyper) else buffer,
                 K.NO_MASK if mask is None else mask, ident, shard_work, batch_work, blas_off, tasks)
         return run
 

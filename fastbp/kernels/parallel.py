@@ -190,8 +190,8 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
     hidden activations, then its z¹, each layer a contiguous (B, n_out)
     block (module docstring). tasks: (n_tasks, 3) int64 rows (layer, first
     unit, end unit) covering every output unit of every layer once. grad:
-    (n_parameters,) for every rule but plain SGD without a penalty, which
-    fuses its step into the weight gradient and takes an empty grad. Returns what
+    (n_parameters,), or empty for plain SGD fused into the weight gradient
+    (on the epochs training.fuses_sgd_step allows). Returns what
     train_epoch returns.
     """
     saved_mode = flush_subnormals()
@@ -199,7 +199,7 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
     lr, l2n, l1n, mu, beta1, beta2, eps, keep = hyperparameters(hyper, theta)
     keep_w = dt(1.0) - lr * l2n
     shrink = lr * l1n
-    fused = opt == SGD and grad.shape[0] == 0      # plain SGD without a penalty (training.py)
+    fused = opt == SGD and grad.shape[0] == 0      # training.fuses_sgd_step
     n_shards = shard_work[0].shape[0]
     n_layers = layout.shape[0]
     last = n_layers - 1
