@@ -8,8 +8,9 @@ from . import optimizers, schedules
 from ._version import __version__
 from .errors import NumericalError
 from .history import History
-from .io import load
+from .io import load, save
 from .network import Network
 from .stopping import EarlyStopping
 
-__all__ = ["Network", "History", "EarlyStopping", "NumericalError", "load", "optimizers", "schedules", "__version__"]
+__all__ = ["Network", "History", "EarlyStopping", "NumericalError", "load", "save", "optimizers", "schedules",
+           "__version__"]

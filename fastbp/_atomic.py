@@ -18,6 +18,26 @@ def _umask():
     return 0o022
 
 
+def _temporary_beside(path, directory):
+    """(fd, name) of a new temporary file in ``directory`` for ``path``; errors name ``path``."""
+    try:
+        return tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    except PermissionError:
+        raise PermissionError(errno.EACCES, f"cannot write {path!r}: no permission to create files in "
+                                            f"{directory!r}", path) from None
+    except OSError as error:
+        raise type(error)(error.errno, f"cannot write {path!r}: cannot create files in {directory!r} "
+                                       f"({error.strerror})", path) from None
+
+
+def check_creatable(path, directory):
+    """Raise now what ``atomic_write(path)`` would when ``directory`` (path's, existing) takes no new
+    file: a fit with a checkpoint checks this before training, not after its first epoch."""
+    fd, tmp = _temporary_beside(path, directory)
+    os.close(fd)
+    os.remove(tmp)
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode="wb", encoding=None):
     """Yield a file open on a temporary file beside ``path``; on success it is
@@ -35,11 +55,7 @@ def atomic_write(path, mode="wb", encoding=None):
                                 path)
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, f"cannot write {path!r}: it is a directory", path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    except PermissionError:
-        raise PermissionError(errno.EACCES, f"cannot write {path!r}: no permission to create files in "
-                                            f"{directory!r}", path) from None
+    fd, tmp = _temporary_beside(path, directory)
     try:
         with os.fdopen(fd, mode, encoding=encoding) as handle:
             yield handle

@@ -299,4 +299,6 @@ def check_writable_path(name, path):
                          + (f" (the link {path!r} points into it)" if target != path else ""))
     if os.path.isdir(path):
         raise ValueError(f"{name} must be a file path, not the directory {path!r}")
+    from ._atomic import check_creatable
+    check_creatable(target, directory)
     return path

@@ -102,7 +102,7 @@ def _restore_rng(data, path):
 
 
 def save(net, path, training_state=True):
-    """Write ``net`` to ``path`` (a ``.npz`` file) atomically.
+    """Write ``net`` (a fastbp.Network) to ``path`` (a ``.npz`` file) atomically; ``fastbp.save``.
 
     The file holds the flat parameters and a JSON header with the format
     version, sizes, activations, cost, dtype and fastbp version. With
@@ -112,6 +112,11 @@ def save(net, path, training_state=True):
     parameters early stopping restored (``history.best_epoch``) and the
     seed of the ``validation_fraction`` split.
     """
+    from . import _validation as v
+    from .network import Network
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a fastbp.Network; got {type(net).__name__} (the order is save(net, path))")
+    training_state = v.check_bool("training_state", training_state)
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -369,7 +374,10 @@ def load(path):
     from .network import Network
     from .training import OptimizerState
 
-    path = os.fspath(path)
+    try:
+        path = os.fsdecode(path)        # a bytes path too (zipfile would take bytes for a file object)
+    except TypeError:
+        raise TypeError(f"path must be a file path; got {type(path).__name__}") from None
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such model file: {path!r}")
     if os.path.isdir(path):

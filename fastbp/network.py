@@ -544,7 +544,8 @@ class Network:
         checkpoint: a path; every ``checkpoint_every`` epochs and at the end
             the network is saved there with its training state (atomically),
             so ``fastbp.load(checkpoint).fit(...)`` continues exactly as an
-            uninterrupted run would.
+            uninterrupted run would (except for early stopping, whose
+            patience and best epoch start again in the resumed fit).
 
         If the cost becomes NaN or infinite, raises FloatingPointError; the
         network keeps its parameters and optimizer state from the end of the
@@ -601,6 +602,10 @@ class Network:
             except NonFiniteX as bad:
                 self._rng.bit_generator.state, self._split_seed = rng_state, split_seed
                 raise ValueError(str(bad)) from None
+            except ValueError:
+                if not trainer.trained:      # refused before its first step (a schedule's first rate)
+                    self._rng.bit_generator.state, self._split_seed = rng_state, split_seed
+                raise
 
     def _validation_split_seed(self):
         """The seed of ``validation_fraction``'s split: drawn from the network's generator by its

@@ -72,6 +72,10 @@ class BestTracker:
             self.stalled += 1
         return self.stalled >= self.rule.patience
 
+    def restores(self):
+        """The epoch whose parameters ``restore`` will put back, or None."""
+        return self.best[2] if self.best is not None and self.rule.restore_best else None
+
     def catch_up(self, history, parameters):
         """After a Ctrl-C: account for the fit's last recorded epoch if the interruption came
         between recording it and ``update`` (in its callbacks, say)."""
@@ -81,6 +85,6 @@ class BestTracker:
     def restore(self, net, history):
         """With ``restore_best``, put the best epoch's parameters back into ``net``
         and note its epoch on the fit's history and on the network's."""
-        if self.best is not None and self.rule.restore_best:
+        if self.restores() is not None:
             net._theta[...] = self.best[1]
             history.best_epoch = net._best_epoch = self.best[2]

@@ -211,6 +211,8 @@ def check_fit_arguments(epochs, batch_size, learning_rate, l2, l1, dropout, opti
     for f in callbacks:
         if not callable(f):
             raise TypeError(f"callbacks must be callables f(epoch, logs); got {f!r}")
+    if dropout and optimizer.full_batch:
+        raise ValueError("dropout needs a stochastic optimizer ('sgd', 'momentum', 'nesterov', 'adam')")
     return (epochs, batch_size, learning_rate, l2, l1, dropout, optimizer, schedule,
             validation_fraction, early_stopping, callbacks)
 
@@ -359,6 +361,7 @@ class Trainer:
                  verbose, callbacks, checkpoint=None, checkpoint_every=1, threads=None, parallel=False,
                  x_checked=True):
         self.net = net
+        self.trained = False        # whether a step may have run: before it, errors are refusals
         self.X, self.Y, self.labels, self.sw = data
         self.validation = validation
         self.n = self.X.shape[0]
@@ -518,6 +521,7 @@ class Trainer:
                 saved_theta = net._theta.copy()
                 saved_state = state.snapshot()
                 saved_rng = net._rng.bit_generator.state
+                self.trained = True
                 order = net._rng.permutation(self.n) if self.shuffle else np.arange(self.n, dtype=np.int64)
                 mask = self._dropout_mask()
                 weighted_cost = total_weight = 0.0
@@ -574,8 +578,11 @@ class Trainer:
             self.history.interrupted = True
             if mid_epoch:
                 net._best_epoch = None
+                best = tracker.restores()
+                keeps = (f"the parameters of its best epoch, {best} (early stopping's restore_best)"
+                         if best is not None else "the parameters after its last completed mini-batch")
                 warnings.warn(f"training interrupted during epoch {len(net._records) + 1}; the network keeps "
-                              f"the parameters after its last completed mini-batch", RuntimeWarning, stacklevel=3)
+                              f"{keeps}", RuntimeWarning, stacklevel=3)
                 self.checkpoints.whole_epoch(net, len(self.history) > 0, saved_theta, state, saved_state, saved_rng)
             else:
                 warnings.warn(f"training interrupted after epoch {len(net._records)}", RuntimeWarning, stacklevel=3)
@@ -624,10 +631,9 @@ class Trainer:
         from scipy.optimize import minimize
 
         net = self.net
-        if self.dropout:
-            raise ValueError("dropout needs a stochastic optimizer ('sgd', 'momentum', 'nesterov', 'adam')")
         if self.epochs == 0:
             return self.history
+        self.trained = True
         start_theta = net._theta.copy()
         accepted = [start_theta]            # the last iterate recorded (fun visits trial points)
         stopped = [False]

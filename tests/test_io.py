@@ -687,3 +687,16 @@ def test_bad_save_arguments_write_nothing(tmp_path, call, error, match):
     with pytest.raises(error, match=match):
         call(net, tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fastbp_save_checks_its_arguments_and_load_takes_a_bytes_path(tmp_path):
+    net = fastbp.Network([3, 2], seed=0)
+    path = tmp_path / "model.npz"
+    fastbp.save(net, path)
+    np.testing.assert_array_equal(fastbp.load(os.fsencode(path)).parameters, net.parameters)
+    with pytest.raises(TypeError, match=r"net must be a fastbp.Network; got PosixPath \(the order is save\(net, "):
+        fastbp.save(path, net)
+    with pytest.raises(TypeError, match="training_state must be True or False; got 'no'"):
+        fastbp.save(net, path, training_state="no")
+    with pytest.raises(TypeError, match="path must be a file path; got int"):
+        fastbp.load(3)

@@ -2,6 +2,7 @@
 initializers, regularisation, early stopping, monitoring, diagnostics."""
 
 import math
+import os
 import warnings
 
 import numpy as np
@@ -797,3 +798,56 @@ def test_a_small_penalty_acts_in_float32_as_in_float64(decay, parallel):
 
     exact, single = effect(np.float64), effect(np.float32)
     assert np.dot(single, exact) / np.dot(exact, exact) == pytest.approx(1.0, abs=0.25)
+
+
+def test_ctrl_c_inside_an_epoch_says_early_stopping_restores_the_best_epoch(monkeypatch):
+    """With restore_best, the network ends on its best epoch's parameters, not the mid-epoch ones:
+    the warning says which."""
+    from fastbp import training
+    X, y = _problem(10, n=40)
+    net = fastbp.Network([5, 4, 3], seed=0)
+    reference = net.copy()
+    reference.fit(X, y, epochs=1, batch_size=4)
+    monkeypatch.setattr(training, "CHUNK_SAMPLES", 8)      # 2 mini-batches per chunk, 5 per epoch
+    real, calls = training.K.train_epoch, []
+
+    def interrupted_in_epoch_2(*args):
+        calls.append(1)
+        if len(calls) == 5 + 2:
+            raise KeyboardInterrupt
+        return real(*args)
+    monkeypatch.setattr(training.K, "train_epoch", interrupted_in_epoch_2)
+    with pytest.warns(RuntimeWarning, match=r"during epoch 2; the network keeps the parameters of its best "
+                                            r"epoch, 1 \(early stopping's restore_best\)"):
+        net.fit(X, y, epochs=3, batch_size=4, early_stopping=fastbp.EarlyStopping(monitor="cost"))
+    np.testing.assert_array_equal(net.parameters, reference.parameters)
+
+
+class _FirstRateRefused:
+    def rate(self, epoch, lr0, records):
+        return -1.0
+
+
+@pytest.mark.parametrize("options", [dict(optimizer="lbfgs", dropout=0.2), dict(schedule=_FirstRateRefused())])
+def test_a_fit_refused_after_the_split_seed_was_drawn_leaves_the_generator(options):
+    """validation_fraction draws the split seed first; a refusal found after that (an optimizer that
+    cannot take dropout, a schedule's first rate) must still leave the network as it was."""
+    X, y = _problem(10, n=40)
+    net, twin = fastbp.Network([5, 4, 3], seed=7), fastbp.Network([5, 4, 3], seed=7)
+    with pytest.raises(ValueError, match="dropout needs a stochastic optimizer|returned -1.0 for epoch 1"):
+        net.fit(X, y, epochs=2, validation_fraction=0.25, **options)
+    assert net._split_seed is None
+    net.fit(X, y, epochs=2, validation_fraction=0.25)
+    twin.fit(X, y, epochs=2, validation_fraction=0.25)
+    np.testing.assert_array_equal(net.parameters, twin.parameters)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where no file can be created")
+def test_a_checkpoint_that_cannot_be_written_is_refused_before_training():
+    X, y = _problem(10, n=40)
+    net = fastbp.Network([5, 4, 3], seed=1)
+    before = net.parameters.copy()
+    with pytest.raises(OSError, match=r"cannot write '/proc/ckpt.npz': cannot create files in '/proc'"):
+        net.fit(X, y, epochs=2, checkpoint="/proc/ckpt.npz")
+    assert len(net.history) == 0
+    np.testing.assert_array_equal(net.parameters, before)
