@@ -624,7 +624,6 @@ class Network:
         ``fastbp.load(path)`` reads it back; loading never executes code.
         """
         from . import io
-        training_state = v.check_bool("training_state", training_state)
         io.save(self, v.check_writable_path("path", path), training_state=training_state)
 
     def partial_fit(self, X, y, batch_size=10, learning_rate=3.0, **options):
