@@ -138,6 +138,11 @@ def history(history, path=None, title=None):
     """
     _require_matplotlib()
     records, best = _records(history)
+    plotted = [key for key, _ in _COST_LINES + _ACCURACY_LINES]
+    if not any(key in record for record in records for key in plotted):
+        # Keras's History.history says "loss" and "val_loss": an empty figure would not say why.
+        raise ValueError(f"history holds none of the metrics plotted here ({', '.join(plotted)}); "
+                         f"got {sorted({key for record in records for key in record})}")
     epochs = _epochs(records)
     fig, (cost_ax, accuracy_ax) = _new_figure(2, 10.0)
     marker = "o" if len(records) <= 30 else None

@@ -124,6 +124,8 @@ def test_bad_inputs():
         plot.history({"cost": [1.0, 2.0], "val_cost": [1.0]})
     with pytest.raises(TypeError, match="to a list over epochs; 'cost' holds 0.5"):
         plot.history({"cost": 0.5})
+    with pytest.raises(ValueError, match=r"none of the metrics plotted here \(cost, .*\); got \['loss', 'val_loss'\]"):
+        plot.history({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]})     # Keras's keys: not an empty figure
 
 
 def test_overwrite_is_atomic(regression, tmp_path, monkeypatch):
