@@ -283,8 +283,13 @@ def check_validation_data(validation_data):
     return tuple(validation_data)
 
 
-def check_writable_path(name, path):
-    """A path whose directory exists, as a string (the file itself may not)."""
+def check_writable_path(name, path, probe=True):
+    """A path whose directory exists, as a string (the file itself may not).
+
+    probe: also create and remove a temporary file in that directory, so a
+    directory that takes no new file is refused now rather than at a write
+    that comes after training; a caller writing at once leaves it to the
+    write, which raises the same error (``_atomic``)."""
     import os
     try:
         path = os.fspath(path)
@@ -299,6 +304,7 @@ def check_writable_path(name, path):
                          + (f" (the link {path!r} points into it)" if target != path else ""))
     if os.path.isdir(path):
         raise ValueError(f"{name} must be a file path, not the directory {path!r}")
-    from ._atomic import check_creatable
-    check_creatable(target, directory)
+    if probe:
+        from ._atomic import check_creatable
+        check_creatable(target, directory)
     return path

@@ -624,7 +624,8 @@ class Network:
         ``fastbp.load(path)`` reads it back; loading never executes code.
         """
         from . import io
-        io.save(self, v.check_writable_path("path", path), training_state=training_state)
+        # probe=False: the write follows at once (a checkpoint's too), and fails the same way
+        io.save(self, v.check_writable_path("path", path, probe=False), training_state=training_state)
 
     def partial_fit(self, X, y, batch_size=10, learning_rate=3.0, **options):
         """One more epoch on (X, y), continuing the optimizer state and the
