@@ -582,6 +582,9 @@ class Network:
                  (("evaluate_training", evaluate_training), ("diagnostics", diagnostics), ("shuffle", shuffle),
                   ("verbose", verbose))}
         rng_state, split_seed = self._rng.bit_generator.state, self._split_seed
+
+        def as_before():        # a refused fit leaves the generator as it was
+            self._rng.bit_generator.state, self._split_seed = rng_state, split_seed
         try:
             if validation_data is None and validation_fraction is not None:
                 data, validation = split_validation(*data, validation_fraction,
@@ -593,18 +596,17 @@ class Network:
                               flags["diagnostics"], flags["shuffle"], flags["verbose"], callbacks, checkpoint,
                               checkpoint_every, threads, parallel, x_checked=not deferred)
         except ValueError:
-            # a refused fit leaves the generator as it was
-            self._rng.bit_generator.state, self._split_seed = rng_state, split_seed
+            as_before()
             raise
         with self._fit_lock:
             try:
                 return trainer.run()
             except NonFiniteX as bad:
-                self._rng.bit_generator.state, self._split_seed = rng_state, split_seed
+                as_before()
                 raise ValueError(str(bad)) from None
             except ValueError:
                 if not trainer.trained:      # refused before its first step (a schedule's first rate)
-                    self._rng.bit_generator.state, self._split_seed = rng_state, split_seed
+                    as_before()
                 raise
 
     def _validation_split_seed(self):
