@@ -33,9 +33,6 @@ from numba.core.runtime import rtsys as _rtsys
 
 from . import _numba_source
 
-#: Module prefix of the functions whose loads skip the refresh.
-PACKAGE = "fastbp."
-
 #: sha256 prefixes of the sources this module replaces (load_overload),
 #: repeats the steps of (_load_overload) or calls (the compile result's
 #: rebuild), and skips (refresh, and the registry loading that also
@@ -83,8 +80,7 @@ def uninstall():
 
 def _load_overload(self, sig, target_context):
     """``Cache.load_overload``: fastbp's functions load without the refresh."""
-    py_func = getattr(self, "_py_func", None)
-    if not (getattr(py_func, "__module__", None) or "").startswith(PACKAGE):
+    if not _numba_source.is_fastbp(getattr(self, "_py_func", None)):
         return _stock_load_overload(self, sig, target_context)
     with self._guard_against_spurious_io_errors():
         # numba's Cache._load_overload, with the runtime linked first where the code uses it

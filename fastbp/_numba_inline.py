@@ -40,9 +40,6 @@ from numba.core import untyped_passes as _untyped
 
 from . import _numba_source
 
-#: Module prefix of the callees this inliner handles.
-PACKAGE = "fastbp."
-
 #: sha256 of the source of the numba methods this module replaces, mirrors or
 #: relies on (numba 0.68.1). ``_inline_blocks`` is ``InlineWorker.inline_ir``
 #: without the typemap path and the second copy, whose only use,
@@ -109,7 +106,7 @@ def uninstall():
 def _inline_function(self, caller_ir, block, i, function, arg_typs=None):
     """``InlineWorker.inline_function``; fastbp's callees take the fast path."""
     if (arg_typs is not None or self._permit_update_type_and_call_maps
-            or not (getattr(function, "__module__", None) or "").startswith(PACKAGE)):
+            or not _numba_source.is_fastbp(function)):
         return _stock_inline_function(self, caller_ir, block, i, function, arg_typs)
     if self.targetctx is not _context_of_entries[0]:
         _canonical_ir.clear()

@@ -1,12 +1,22 @@
-"""Whether private numba code is the code a fastbp patch was written against.
+"""What fastbp's patches to numba's private code share: whether that code
+is the code a patch was written against, and which functions a patch handles.
 
 fastbp's patches to numba (``_numba_inline``, ``_cache_load``) mirror,
 call or skip numba methods that numba may change in any release; each
-installs only when those methods' sources hash to the digests it lists.
+installs only when those methods' sources hash to the digests it lists,
+and handles only functions defined in fastbp.
 """
 
 import hashlib
 import inspect
+
+#: Module prefix of the functions the patches handle.
+PACKAGE = "fastbp."
+
+
+def is_fastbp(function):
+    """True if ``function`` (or None) is defined in a fastbp module."""
+    return (getattr(function, "__module__", None) or "").startswith(PACKAGE)
 
 
 def stock(owners, known):
