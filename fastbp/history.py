@@ -82,6 +82,12 @@ class History:
         """{metric: list over epochs}, like Keras' ``History.history``."""
         return {key: self[key] for key in self.keys()}
 
+    @property
+    def history(self):
+        """``as_dict()`` under Keras' name, so ``h.history["val_cost"]`` works as ``h.history["val_loss"]``
+        does in Keras (a fresh dict: editing it changes nothing recorded)."""
+        return self.as_dict()
+
     def __repr__(self):
         if not self.records:
             return "History(no epochs)"

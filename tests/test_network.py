@@ -158,6 +158,9 @@ def test_history_records_costs_and_accuracies(digits):
     assert h["val_cost"][-1] == pytest.approx(net.cost(Xt, yt))
     assert all(0.0 <= a <= 1.0 for a in h["accuracy"])
     assert h.as_dict()["epoch"] == [1, 2, 3, 4]
+    assert h.history == h.as_dict()                      # Keras' name for the same dict
+    h.history["cost"].clear()
+    assert len(h["cost"]) == 4                           # a copy: the records are untouched
 
 
 def test_regression_targets_have_no_accuracy():
