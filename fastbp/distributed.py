@@ -77,8 +77,7 @@ from .kernels import _cache, codes
 from .kernels.fpu import flush_subnormals, restore_fp_mode
 from .kernels.propagate import accumulate_gradient, count_correct, layer_units, total_sample_weight, work_capacity
 from .kernels.update import optimizer_step, regularised_gradient
-from .stopping import BestTracker
-from .training import Checkpoints, checked_rate
+from .training import Checkpoints, checked_rate, track_early_stopping
 
 __all__ = ["fit", "communicator", "shard_slice", "MPI_INSTALL_HINT"]
 
@@ -425,11 +424,13 @@ class _Run:
         # Rank 0's parameters, generator, optimizer state and epoch records everywhere.
         comm.Bcast(net._theta, root=0)
         state = net._optimizer_state
-        rng, records, best, split_seed, state = comm.bcast(
-            (net._rng, net._records, net._best_epoch, net._split_seed, state) if self.rank == 0 else None, root=0)
+        rng, records, best, split_seed, state, progress = comm.bcast(
+            (net._rng, net._records, net._best_epoch, net._split_seed, state, net._stopping_progress)
+            if self.rank == 0 else None, root=0)
         if self.rank != 0:
             net._rng, net._records, net._best_epoch, net._split_seed, net._optimizer_state = (
                 rng, [dict(r) for r in records], best, split_seed, state)
+            net._stopping_progress = progress
 
         if self.validation_fraction is not None:
             # As Network.fit: from the network's split seed, the same on every rank (with
@@ -540,7 +541,7 @@ class _Run:
         work, ident, blas = net._work(capacity)
         n_params = net.n_parameters
         buf = np.zeros(n_params + N_SLOTS, dtype=net.dtype)
-        tracker = BestTracker(self.early_stopping)
+        tracker = track_early_stopping(net, self.early_stopping, self.checkpoints)
         mid_epoch = False       # a Ctrl-C left the parameters between two recorded epochs
         for _ in range(self.epochs):
             epoch = len(net._records) + 1

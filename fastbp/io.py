@@ -23,8 +23,9 @@ __all__ = ["save", "load", "FORMAT_VERSION"]
 
 FORMAT = "fastbp-model"
 #: Version of the file layout; files from a newer version are refused.
-#: 2 added the training state's ``best_epoch`` and ``split_seed``; version 1 files still load.
-FORMAT_VERSION = 2
+#: 2 added the training state's ``best_epoch`` and ``split_seed``; 3 its ``early_stopping`` progress
+#: (and the member ``best_parameters``). Files of versions 1 and 2 still load.
+FORMAT_VERSION = 3
 
 
 def _rng_state(rng):
@@ -109,8 +110,10 @@ def save(net, path, training_state=True):
     ``training_state`` (default) it also holds what continuing training
     needs to match an uninterrupted run: the optimizer's velocity/moments,
     the random generator's state, the epoch records, the epoch whose
-    parameters early stopping restored (``history.best_epoch``) and the
-    seed of the ``validation_fraction`` split.
+    parameters early stopping restored (``history.best_epoch``), the
+    seed of the ``validation_fraction`` split and, in a checkpoint of a fit
+    that has not ended, early stopping's progress (its rule, the fit's first
+    epoch, the best epoch so far and that epoch's parameters).
     """
     from . import _validation as v
     from .network import Network
@@ -138,6 +141,12 @@ def save(net, path, training_state=True):
         header["rng"] = _rng_state(net._rng)
         header["best_epoch"] = net._best_epoch
         header["split_seed"] = net._split_seed
+        progress = net._stopping_progress
+        header["early_stopping"] = None if progress is None else {
+            **{k: getattr(progress.rule, k) for k in progress.rule.__dataclass_fields__},
+            "first_epoch": progress.first_epoch, "best_epoch": progress.best_epoch}
+        if progress is not None and progress.best_parameters is not None:
+            arrays["best_parameters"] = progress.best_parameters
         if state is not None:
             arrays["optimizer_first"] = state.first
             arrays["optimizer_second"] = state.second
@@ -181,12 +190,12 @@ def _optimizer_config(optimizer):
 
 
 #: Every member a model file may hold, and every field of its header.
-_MEMBERS = ("header", "parameters", "optimizer_first", "optimizer_second", "optimizer_step")
+_MEMBERS = ("header", "parameters", "optimizer_first", "optimizer_second", "optimizer_step", "best_parameters")
 _HEADER_FIELDS = ("format", "format_version", "fastbp_version", "sizes", "hidden_activation",
                   "output_activation", "cost", "dtype", "leaky_slope", "init", "n_parameters", "training_state")
-_TRAINING_FIELDS = ("optimizer", "rng", "records", "best_epoch", "split_seed")
+_TRAINING_FIELDS = ("optimizer", "rng", "records", "best_epoch", "split_seed", "early_stopping")
 #: Training-state fields that first appeared in a format version after 1.
-_TRAINING_FIELDS_SINCE = {"best_epoch": 2, "split_seed": 2}
+_TRAINING_FIELDS_SINCE = {"best_epoch": 2, "split_seed": 2, "early_stopping": 3}
 _READ_CHUNK = 1 << 20
 
 try:                                   # errors a corrupt zip member can raise while it is decompressed
@@ -360,6 +369,41 @@ def _optimizer_from(config, path):
         raise type(exc)(f"{path}: header field 'optimizer': {exc}") from None
 
 
+def _progress_from(config, path):
+    """Early stopping's progress from the header (its parameters not yet read)."""
+    from .stopping import EarlyStopping, StoppingProgress
+    fields = set(EarlyStopping.__dataclass_fields__) | {"first_epoch", "best_epoch"}
+    if not isinstance(config, dict) or set(config) != fields:
+        _fail(path, "early_stopping", f"null or an object with the fields {sorted(fields)}", config)
+    try:
+        rule = EarlyStopping(**{k: config[k] for k in EarlyStopping.__dataclass_fields__})
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{path}: header field 'early_stopping': {exc}") from None
+    first, best = config["first_epoch"], config["best_epoch"]
+    if type(first) is not int or not (best is None or type(best) is int):
+        _fail(path, "early_stopping", "first_epoch an integer and best_epoch null or an integer", config)
+    return StoppingProgress(rule, first, best)
+
+
+def _check_progress(path, progress, members, read, records, theta, dtype):
+    """``progress`` with its best parameters read, once they and the records are known to agree
+    with it (replayed by the tracker that will go on from it)."""
+    from . import _validation as v
+    from .stopping import BestTracker
+    best = None
+    if "best_parameters" in members:
+        members["best_parameters"].expect(theta.shape, dtype)
+        best = read(members["best_parameters"])
+        if not v.all_finite(best):
+            raise ValueError(f"{path}: member 'best_parameters' contains NaN or infinity")
+    progress = type(progress)(progress.rule, progress.first_epoch, progress.best_epoch, best)
+    try:
+        BestTracker(progress.rule).resume(progress, records, theta)
+    except (TypeError, ValueError) as exc:       # TypeError: a monitor whose records are lists
+        raise ValueError(f"{path}: header field 'early_stopping': {exc}") from None
+    return progress
+
+
 def load(path):
     """Read a network written by ``save`` / ``Network.save``.
 
@@ -432,12 +476,20 @@ def load(path):
                 rng = _restore_rng(header["rng"], path)
             if header["optimizer"] is not None:
                 optimizer = _optimizer_from(header["optimizer"], path)
+        progress = None
+        if header["training_state"] and header.get("early_stopping") is not None:     # versions 1, 2: none
+            progress = _progress_from(header["early_stopping"], path)
+        if progress is None and "best_parameters" in members:
+            raise ValueError(f"{path}: member 'best_parameters' holds early stopping's best parameters, but the "
+                             f"header has no early stopping progress")
         stored = sorted(set(members) & {"optimizer_first", "optimizer_second", "optimizer_step"})
         if optimizer is None and stored:
             raise ValueError(f"{path}: members {stored} hold optimizer state, but the header names no optimizer")
         theta = read(theta)
         if not v.all_finite(theta):
             raise ValueError(f"{path}: member 'parameters' contains NaN or infinity")
+        if progress is not None:
+            progress = _check_progress(path, progress, members, read, records, theta, dtype)
         state = None
         if optimizer is not None:
             state = OptimizerState(optimizer, n, dtype)     # sized by parameters the file really holds
@@ -469,4 +521,5 @@ def load(path):
     net._best_epoch = best_epoch
     net._split_seed = split_seed
     net._optimizer_state = state
+    net._stopping_progress = progress
     return net

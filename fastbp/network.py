@@ -187,6 +187,7 @@ class Network:
         self._records = []              # every epoch ever trained, for schedules and `history`
         self._best_epoch = None         # the recorded epoch whose parameters early stopping put back
         self._split_seed = None         # validation_fraction's split, drawn on first use and kept
+        self._stopping_progress = None  # early stopping's, from a checkpoint of an unfinished fit
         self._fit_lock = threading.RLock()   # fits on one network run one after the other
 
     def __deepcopy__(self, memo):
@@ -226,6 +227,7 @@ class Network:
         self.__dict__.update(state)
         self.__dict__.setdefault("_best_epoch", None)     # pickled before networks kept these
         self.__dict__.setdefault("_split_seed", None)
+        self.__dict__.setdefault("_stopping_progress", None)
         self._fit_lock = threading.RLock()
         self._views = split(self._theta, self._layout)
 
@@ -327,6 +329,7 @@ class Network:
         """Record a trained epoch; its parameters replace any restored best epoch's."""
         self._records.append(copy_record(record))
         self._best_epoch = None
+        self._stopping_progress = None      # a fit that records an epoch has taken it over (or not)
 
     def reset_optimizer(self):
         """Forget optimizer state (velocity, Adam moments) and the epoch count
@@ -334,6 +337,7 @@ class Network:
         self._optimizer_state = None
         self._records = []
         self._best_epoch = None
+        self._stopping_progress = None
 
     # ------------------------------------------------------------- inference
     def feedforward(self, X):
@@ -544,8 +548,9 @@ class Network:
         checkpoint: a path; every ``checkpoint_every`` epochs and at the end
             the network is saved there with its training state (atomically),
             so ``fastbp.load(checkpoint).fit(...)`` continues exactly as an
-            uninterrupted run would (except for early stopping, whose
-            patience and best epoch start again in the resumed fit).
+            uninterrupted run would (a checkpoint written before the fit ended
+            also holds early stopping's progress, which a fit with the same
+            rule goes on from).
 
         If the cost becomes NaN or infinite, raises FloatingPointError; the
         network keeps its parameters and optimizer state from the end of the

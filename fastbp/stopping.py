@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from . import _validation as v
 
-__all__ = ["EarlyStopping", "BestTracker"]
+__all__ = ["EarlyStopping", "BestTracker", "StoppingProgress"]
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,31 @@ class EarlyStopping:
         return value > best + self.min_delta
 
 
+@dataclass(frozen=True)
+class StoppingProgress:
+    """Where a fit's early stopping stood at a checkpoint written before the fit ended, so
+    that a fit resumed from the file goes on counting as the uninterrupted one would have:
+    its ``rule``, the fit's ``first_epoch``, its ``best_epoch`` so far (None before one) and,
+    with ``restore_best``, that epoch's parameters (``best_parameters``, a flat array of the
+    network's dtype; None while the best epoch is the last recorded one, whose parameters
+    the file holds anyway)."""
+
+    rule: EarlyStopping
+    first_epoch: int
+    best_epoch: object = None
+    best_parameters: object = None
+
+
 class BestTracker:
     """Follows one fit's records for an ``EarlyStopping`` rule (or none): keeps
     the best epoch's parameters and says when patience has run out. Every
-    training loop (``Network.fit``, full-batch optimizers, MPI) uses this one."""
+    training loop (``Network.fit``, full-batch optimizers, MPI) uses this one.
 
-    def __init__(self, rule):
+    ``first_epoch`` is the fit's first epoch (what a checkpoint's ``progress`` says)."""
+
+    def __init__(self, rule, first_epoch=1):
         self.rule = rule
+        self.first_epoch = first_epoch
         self.best = None          # (value, parameters, epoch)
         self.stalled = 0
         self.last_epoch = None    # the last epoch accounted for
@@ -66,11 +84,48 @@ class BestTracker:
             raise ValueError(f"early stopping monitors {self.rule.monitor!r}, which is not recorded; "
                              f"recorded: {sorted(record)}")
         if self.rule.improved(value, None if self.best is None else self.best[0]):
-            self.best = (value, parameters.copy(), epoch)
+            self.best = (value, None if parameters is None else parameters.copy(), epoch)
             self.stalled = 0
         else:
             self.stalled += 1
         return self.stalled >= self.rule.patience
+
+    def progress(self, last_epoch):
+        """A ``StoppingProgress`` for a checkpoint holding the parameters of ``last_epoch``
+        (None without a rule)."""
+        if self.rule is None:
+            return None
+        best_epoch = None if self.best is None else self.best[2]
+        keep = self.rule.restore_best and best_epoch is not None and best_epoch != last_epoch
+        return StoppingProgress(self.rule, self.first_epoch, best_epoch, self.best[1] if keep else None)
+
+    def resume(self, progress, records, parameters):
+        """Go on from ``progress`` (read from a checkpoint whose epoch records are ``records``
+        and whose parameters are ``parameters``): replay the fit's recorded epochs under the
+        rule, and take the best epoch's parameters from the progress, or from ``parameters``
+        when it is the last recorded epoch. ValueError when the progress does not match the
+        records (so ``load`` can refuse such a file); nothing changes then."""
+        if progress.rule != self.rule:
+            raise ValueError(f"early stopping's progress is for {progress.rule}, not {self.rule}")
+        if not 1 <= progress.first_epoch <= len(records):
+            raise ValueError(f"early stopping's first epoch {progress.first_epoch} is not a recorded epoch "
+                             f"(1 to {len(records)})")
+        replay = BestTracker(self.rule, progress.first_epoch)
+        for record in records[progress.first_epoch - 1:]:
+            replay.update(record, None, record["epoch"])
+        best_epoch = None if replay.best is None else replay.best[2]
+        if best_epoch != progress.best_epoch:
+            raise ValueError(f"early stopping's best epoch is {progress.best_epoch}, but its records make it "
+                             f"{best_epoch}")
+        if best_epoch is not None and self.rule.restore_best:
+            if best_epoch == len(records):
+                best = parameters.copy()
+            elif progress.best_parameters is None:
+                raise ValueError(f"early stopping's progress lacks the parameters of its best epoch, {best_epoch}")
+            else:
+                best = progress.best_parameters.copy()
+            replay.best = (replay.best[0], best, best_epoch)
+        self.__dict__.update(vars(replay))
 
     def restores(self):
         """The epoch whose parameters ``restore`` will put back, or None."""

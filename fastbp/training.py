@@ -56,27 +56,6 @@ class OptimizerState:
         self.first[...], self.second[...], self.step[...] = saved
 
 
-def save_whole_epoch(net, path, theta, state, snapshot, rng_state):
-    """Write the checkpoint as the network stood after its last whole epoch (parameters ``theta``,
-    optimizer state ``snapshot`` of ``state``, generator state ``rng_state``), for a Ctrl-C inside
-    an epoch: the network itself keeps the parameters it has now. A write that fails is a warning,
-    so that the interrupted fit still returns its history."""
-    now = net._theta.copy(), state.snapshot(), net._rng.bit_generator.state, net._best_epoch
-    net._theta[...] = theta
-    state.restore(snapshot)
-    net._rng.bit_generator.state = rng_state
-    net._best_epoch = None          # the last recorded epoch's parameters, not a restored best
-    try:
-        net.save(path)
-    except Exception as error:
-        warnings.warn(f"could not write the checkpoint {path!r} after the interruption: {error}", RuntimeWarning,
-                      stacklevel=4)
-    finally:
-        net._theta[...] = now[0]
-        state.restore(now[1])
-        net._rng.bit_generator.state, net._best_epoch = now[2], now[3]
-
-
 #: Row multiples of the parallel tasks: the first layer's also computes the
 #: next mini-batch's forward products, whose register block is 3 outputs
 #: wide, and every layer's weight gradient is 4 wide (kernels/dense.py).
@@ -325,32 +304,80 @@ def checked_rate(schedule, lr, epoch):
 class Checkpoints:
     """A fit's checkpoint file (``path`` None: none): written after every ``every``-th epoch and at
     the fit's end, unless the last write already holds the network as it ends (no epoch recorded
-    since, no best epoch put back, the same parameters): then the file is written once, not twice."""
+    since, no best epoch put back, the same parameters): then the file is written once, not twice.
+
+    Every write before the fit's normal end also holds early stopping's progress (``tracker``,
+    set by the fit), so that a fit resumed from the file goes on counting its patience."""
 
     def __init__(self, path, every):
         self.path, self.every = path, every
-        self._written = None        # (epochs recorded, best epoch, parameters) of the last write
+        self.tracker = None
+        self._written = None        # (epochs recorded, best epoch, parameters, with progress) of the last write
+
+    def _save(self, net, in_progress):
+        progress = self.tracker.progress(len(net._records)) if in_progress and self.tracker is not None else None
+        before, net._stopping_progress = net._stopping_progress, progress
+        try:
+            net.save(self.path)
+        finally:
+            net._stopping_progress = before
+        return progress is not None
 
     def after_epoch(self, net, epoch):
         if self.path is not None and epoch % self.every == 0:
-            net.save(self.path)
-            self._written = (len(net._records), net._best_epoch, net._theta.copy())
+            resumable = self._save(net, in_progress=True)
+            self._written = (len(net._records), net._best_epoch, net._theta.copy(), resumable)
 
-    def at_end(self, net, recorded):
-        """The final checkpoint, when the fit ``recorded`` epochs."""
+    def at_end(self, net, recorded, interrupted=False):
+        """The final checkpoint, when the fit ``recorded`` epochs; an ``interrupted`` fit's holds
+        early stopping's progress, so call it before the best epoch is put back."""
         if self.path is None or not recorded:
             return
+        resumable = interrupted and self.tracker is not None and self.tracker.rule is not None
         if self._written is not None:
-            epochs, best_epoch, theta = self._written
-            if epochs == len(net._records) and best_epoch == net._best_epoch and np.array_equal(theta, net._theta):
+            epochs, best_epoch, theta, written_resumable = self._written
+            if (epochs == len(net._records) and best_epoch == net._best_epoch and written_resumable == resumable
+                    and np.array_equal(theta, net._theta)):
                 return
-        net.save(self.path)
+        self._save(net, in_progress=interrupted)
 
     def whole_epoch(self, net, recorded, theta, state, snapshot, rng_state):
-        """After a Ctrl-C inside an epoch, when the fit ``recorded`` epochs: the last whole one
-        (``save_whole_epoch``)."""
-        if self.path is not None and recorded:
-            save_whole_epoch(net, self.path, theta, state, snapshot, rng_state)
+        """After a Ctrl-C inside an epoch, when the fit ``recorded`` epochs: write the network as it
+        stood after its last whole epoch (parameters ``theta``, optimizer state ``snapshot`` of
+        ``state``, generator state ``rng_state``), with early stopping's progress; the network
+        itself keeps the parameters it has now. A write that fails is a warning, so that the
+        interrupted fit still returns its history."""
+        if self.path is None or not recorded:
+            return
+        now = net._theta.copy(), state.snapshot(), net._rng.bit_generator.state, net._best_epoch
+        net._theta[...] = theta
+        state.restore(snapshot)
+        net._rng.bit_generator.state = rng_state
+        net._best_epoch = None          # the last recorded epoch's parameters, not a restored best
+        try:
+            self._save(net, in_progress=True)
+        except Exception as error:
+            warnings.warn(f"could not write the checkpoint {self.path!r} after the interruption: {error}",
+                          RuntimeWarning, stacklevel=4)
+        finally:
+            net._theta[...] = now[0]
+            state.restore(now[1])
+            net._rng.bit_generator.state, net._best_epoch = now[2], now[3]
+
+
+def track_early_stopping(net, rule, checkpoints):
+    """The fit's ``BestTracker`` for ``rule``, also followed by its ``checkpoints``; it goes on from
+    the progress a checkpoint of an unfinished fit left on ``net`` when the rule is the same."""
+    tracker = BestTracker(rule, len(net._records) + 1)
+    progress = net._stopping_progress
+    if progress is not None and rule is not None:
+        if progress.rule == rule:
+            tracker.resume(progress, net._records, net._theta)
+        else:
+            warnings.warn(f"early stopping starts afresh: the checkpoint's unfinished fit used {progress.rule}, "
+                          f"this fit {rule}", RuntimeWarning, stacklevel=4)
+    checkpoints.tracker = tracker
+    return tracker
 
 
 class Trainer:
@@ -504,7 +531,7 @@ class Trainer:
         epoch_kernel = self._kernel()
         chunk = max(1, CHUNK_SAMPLES // self.batch_size) * self.batch_size
         diag_rows = self._diagnostic_rows() if self.diagnostics else None
-        tracker = BestTracker(self.early_stopping)
+        tracker = track_early_stopping(net, self.early_stopping, self.checkpoints)
         bar = _progress_bar(self.epochs, self.verbose)
         if self.verbose:
             self.compile_clock.started = lambda name: bar.set_description_str("fit (compiling kernels, first use)")
@@ -565,11 +592,12 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(cost=f"{record['cost']:.4g}")
 
-                # Callbacks see every recorded epoch, the one early stopping ends on too; the
-                # checkpoint and early stopping's snapshot hold what they leave.
+                # Callbacks see every recorded epoch, the one early stopping ends on too; early
+                # stopping's snapshot and the checkpoint (with its progress) hold what they leave.
                 stop = callbacks_stop(self.callbacks, epoch, record)
+                stop = tracker.update(record, net._theta, epoch) or stop
                 self.checkpoints.after_epoch(net, epoch)
-                if tracker.update(record, net._theta, epoch) or stop:
+                if stop:
                     break
         except KeyboardInterrupt:
             # Compiled chunks cannot be interrupted midway: Python sees the
@@ -592,10 +620,11 @@ class Trainer:
         if (not self.x_checked and not len(self.history) and not self.history.interrupted
                 and not v.all_finite(self.X)):
             raise NonFiniteX("X contains NaN or infinity")    # no epoch ran to check it
-        tracker.restore(net, self.history)
         # A checkpoint only ever holds whole epochs (an interrupted one wrote the last above).
         if not mid_epoch:
-            self.checkpoints.at_end(net, len(self.history) > 0)
+            self._final_checkpoint(tracker)
+        else:
+            tracker.restore(net, self.history)
         return self.history
 
     def _rows_trained(self, order):
@@ -638,7 +667,7 @@ class Trainer:
         accepted = [start_theta]            # the last iterate recorded (fun visits trial points)
         stopped = [False]
         dt = net.dtype
-        tracker = BestTracker(self.early_stopping)
+        tracker = track_early_stopping(net, self.early_stopping, self.checkpoints)
         started = [time.perf_counter()]
         compiled = [self.compile_clock.seconds]
         records_before = len(net._records)
@@ -669,8 +698,8 @@ class Trainer:
             net._add_record(record)
             accepted[0] = net._theta.copy()     # recorded: a Ctrl-C from here on keeps this iterate
             stop = callbacks_stop(self.callbacks, epoch, record)
-            self.checkpoints.after_epoch(net, epoch)
             stop = tracker.update(record, net._theta, epoch) or stop
+            self.checkpoints.after_epoch(net, epoch)
             if stop:
                 stopped[0] = True
                 raise StopIteration
@@ -705,6 +734,14 @@ class Trainer:
 
     def _finish_full_batch(self, tracker):
         """Early stopping's best iterate back, and the final checkpoint (whole iterations only)."""
-        tracker.restore(self.net, self.history)
-        self.checkpoints.at_end(self.net, len(self.history) > 0)
+        self._final_checkpoint(tracker)
         return self.history
+
+    def _final_checkpoint(self, tracker):
+        """Early stopping's best epoch back, and the final checkpoint: after a Ctrl-C, the last
+        recorded epoch with early stopping's progress, for a resumed fit to go on from."""
+        if self.history.interrupted:
+            self.checkpoints.at_end(self.net, len(self.history) > 0, interrupted=True)
+        tracker.restore(self.net, self.history)
+        if not self.history.interrupted:
+            self.checkpoints.at_end(self.net, len(self.history) > 0)

@@ -406,6 +406,30 @@ def test_one_rank_schedule_early_stopping_and_checkpoint_as_network_fit(mpi, tmp
     assert [r["epoch"] for r in saved.history] == expected["epoch"]
 
 
+def test_one_rank_resumes_early_stopping_from_an_unfinished_fits_checkpoint(mpi, tmp_path):
+    data = np.load(make_data(str(tmp_path)))
+    kwargs = dict(batch_size=8, learning_rate=2.0, validation_data=(data["Xv"], data["yv"]),
+                  early_stopping=fastbp.EarlyStopping(monitor="val_accuracy", patience=2))
+    straight = fastbp.Network([8, 12, 3], seed=3, **SOFTMAX)
+    expected = distributed.fit(straight, data["X"], data["y"], comm=mpi[0].COMM_SELF, epochs=12, **kwargs)
+    assert 3 <= len(expected) < 12
+
+    def crash(epoch, logs):
+        if epoch == len(expected) - 1:
+            raise RuntimeError("the machine went down")
+    path = str(tmp_path / "ckpt.npz")
+    with pytest.raises(RuntimeError, match="went down"):
+        distributed.fit(fastbp.Network([8, 12, 3], seed=3, **SOFTMAX), data["X"], data["y"], comm=mpi[0].COMM_SELF,
+                        epochs=12, checkpoint=path, callbacks=[crash], **kwargs)
+    resumed = fastbp.load(path)
+    assert len(resumed.history) == len(expected) - 2
+    distributed.fit(resumed, data["X"], data["y"], comm=mpi[0].COMM_SELF, epochs=12 - len(resumed.history),
+                    **kwargs)
+    assert len(resumed.history) == len(expected)
+    assert resumed.history.best_epoch == expected.best_epoch
+    assert np.array_equal(resumed.parameters, straight.parameters)
+
+
 @pytest.mark.parametrize("name", ["sgd", "adam", "nesterov_dropout", "float32", "batch1_regression"])
 def test_two_ranks_equal_one_process(two_ranks, name):
     folder, jobs, _ = two_ranks

@@ -544,12 +544,21 @@ def test_version_1_files_without_best_epoch_still_load(tmp_path):
 
     def as_version_1(header):
         header["format_version"] = 1
-        del header["best_epoch"], header["split_seed"]
+        del header["best_epoch"], header["split_seed"], header["early_stopping"]
     _edit(path, as_version_1)
     loaded = fastbp.load(path)
     assert len(loaded.history) == 2 and loaded.history.best_epoch is None
     _edit(path, _set(best_epoch=1))
     _rejects(path, r"unexpected fields \['best_epoch'\]")
+
+
+def test_version_2_files_without_early_stopping_progress_still_load(tmp_path):
+    path = _early_stopped(tmp_path / "m.npz")
+    _edit(path, lambda header: (header.update(format_version=2), header.pop("early_stopping")))
+    loaded = fastbp.load(path)
+    assert loaded.history.best_epoch == 1 and loaded._stopping_progress is None
+    _edit(path, _set(early_stopping=None))
+    _rejects(path, r"unexpected fields \['early_stopping'\]")
 
 
 @pytest.mark.parametrize("edit, pattern", [
@@ -700,3 +709,140 @@ def test_fastbp_save_checks_its_arguments_and_load_takes_a_bytes_path(tmp_path):
         fastbp.save(net, path, training_state="no")
     with pytest.raises(TypeError, match="path must be a file path; got int"):
         fastbp.load(3)
+
+
+# Early stopping across a checkpoint: a fit resumed from the checkpoint of an unfinished fit goes on
+# counting its patience from where that fit stood, and ends as the uninterrupted fit does.
+_RULE = fastbp.EarlyStopping(monitor="val_cost", patience=3)
+
+
+def _learnable(n=80):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 4))
+    return X, np.argmax(X[:, :3] + 0.8 * rng.normal(size=(n, 3)), axis=1)
+
+
+def _stopping_fit(net, epochs, **extra):
+    X, y = _learnable()
+    return net.fit(X, y, epochs=epochs, batch_size=4, learning_rate=1.0, validation_fraction=0.25,
+                   early_stopping=_RULE, **extra)
+
+
+@pytest.fixture(scope="module")
+def straight_stopping_fit():
+    net = fastbp.Network([4, 9, 3], seed=4)
+    history = _stopping_fit(net, 60)
+    # The fits below stop at several points before its end: it must stop early, not at epoch 1 + patience.
+    assert 6 <= len(history) < 60 and 2 <= history.best_epoch < len(history) - 1, history
+    return net
+
+
+def _crash_after(epoch):
+    def crash(recorded, logs):
+        if recorded == epoch:
+            raise RuntimeError("the machine went down")
+    return crash
+
+
+@pytest.mark.parametrize("recorded", ["first", "before_best", "best", "after_best", "last_but_one"])
+def test_a_fit_resumed_from_an_unfinished_fits_checkpoint_stops_and_restores_as_one_fit(
+        tmp_path, straight_stopping_fit, recorded):
+    straight = straight_stopping_fit
+    n, best = len(straight.history), straight.history.best_epoch
+    saved = {"first": 1, "before_best": best - 1, "best": best, "after_best": best + 1, "last_but_one": n - 1}[recorded]
+    path = tmp_path / "ckpt.npz"
+    with pytest.raises(RuntimeError, match="went down"):      # the callback runs before the epoch's checkpoint
+        _stopping_fit(fastbp.Network([4, 9, 3], seed=4), 60, checkpoint=path, callbacks=[_crash_after(saved + 1)])
+    resumed = fastbp.load(path)
+    assert len(resumed.history) == saved
+    history = _stopping_fit(resumed, 60 - saved)
+    assert len(resumed.history) == n and history.best_epoch == best
+    np.testing.assert_array_equal(resumed.parameters, straight.parameters)
+
+
+def test_after_ctrl_c_the_checkpoint_holds_the_last_epoch_and_the_network_its_best(tmp_path, straight_stopping_fit):
+    straight = straight_stopping_fit
+    best = straight.history.best_epoch
+    path = tmp_path / "ckpt.npz"
+
+    def ctrl_c(epoch, logs):
+        if epoch == best + 1:
+            raise KeyboardInterrupt
+    net = fastbp.Network([4, 9, 3], seed=4)
+    with pytest.warns(RuntimeWarning, match=f"interrupted after epoch {best + 1}"):
+        history = _stopping_fit(net, 60, checkpoint=path, checkpoint_every=1000, callbacks=[ctrl_c])
+    assert history.interrupted and history.best_epoch == best           # the network: its best epoch
+    resumed = fastbp.load(path)
+    assert len(resumed.history) == best + 1 and resumed.history.best_epoch is None     # the file: the last one
+    _stopping_fit(resumed, 60 - best - 1)
+    np.testing.assert_array_equal(resumed.parameters, straight.parameters)
+
+
+def test_a_finished_fits_checkpoint_starts_a_new_fit_afresh(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    net = fastbp.Network([4, 9, 3], seed=4)
+    _stopping_fit(net, 60, checkpoint=path)
+    assert fastbp.load(path)._stopping_progress is None
+    again, same = fastbp.load(path), net.copy()
+    assert len(_stopping_fit(again, 4)) == len(_stopping_fit(same, 4))
+    np.testing.assert_array_equal(again.parameters, same.parameters)
+
+
+def test_another_rule_starts_afresh_and_says_so(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    with pytest.raises(RuntimeError):
+        _stopping_fit(fastbp.Network([4, 9, 3], seed=4), 60, checkpoint=path, callbacks=[_crash_after(3)])
+    resumed, fresh = fastbp.load(path), fastbp.load(path)
+    fresh._stopping_progress = None
+    X, y = _learnable()
+    other = dict(epochs=6, batch_size=4, learning_rate=1.0, validation_fraction=0.25,
+                 early_stopping=fastbp.EarlyStopping(monitor="val_cost", patience=4))
+    with pytest.warns(RuntimeWarning, match=r"early stopping starts afresh: the checkpoint's unfinished fit used "
+                                            r"EarlyStopping\(.*patience=3.*this fit EarlyStopping\(.*patience=4"):
+        resumed.fit(X, y, **other)
+    fresh.fit(X, y, **other)
+    np.testing.assert_array_equal(resumed.parameters, fresh.parameters)
+    assert resumed.history.best_epoch == fresh.history.best_epoch
+
+
+@pytest.fixture
+def unfinished(tmp_path):
+    """The checkpoint of a fit that went down after its epoch 4, with a best epoch before it."""
+    path = tmp_path / "ckpt.npz"
+    X, y = _learnable()
+    with pytest.raises(RuntimeError):
+        fastbp.Network([4, 9, 3], seed=4).fit(
+            X, y, epochs=60, batch_size=4, learning_rate=1.0, validation_fraction=0.25, checkpoint=path,
+            early_stopping=fastbp.EarlyStopping(monitor="cost", patience=50), callbacks=[_crash_after(5)])
+    progress = fastbp.load(path)._stopping_progress
+    assert progress.first_epoch == 1 and progress.best_epoch == 4 and progress.best_parameters is None
+    return path
+
+
+def _progress(**changes):
+    return lambda header: header["early_stopping"].update(changes)
+
+
+@pytest.mark.parametrize("edit, members, pattern", [
+    (_progress(first_epoch=7), {}, r"first epoch 7 is not a recorded epoch \(1 to 4\)"),
+    (_progress(first_epoch="1"), {}, "best_epoch null or an integer"),
+    (_progress(best_epoch=2), {}, "best epoch is 2, but its records make it 4"),
+    (_progress(monitor="grad_norms"), {}, "'grad_norms', which is not recorded"),
+    (_progress(patience=0), {}, "patience must be >= 1"),
+    (_progress(extra=1), {}, "must be null or an object with the fields"),
+    (_set(early_stopping=[]), {}, "must be null or an object with the fields"),
+    (_progress(min_delta=1e9), {}, "best epoch is 4, but its records make it 1"),
+    (_progress(min_delta=1e9, best_epoch=1), {}, "lacks the parameters of its best epoch, 1"),
+    (None, {"best_parameters": np.zeros(87)}, "'best_parameters' must have shape \\(75,\\) and dtype float64"),
+    (_set(early_stopping=None), {"best_parameters": np.zeros(75)}, "'best_parameters' holds early stopping's"),
+    (_progress(min_delta=1e9, best_epoch=1), {"best_parameters": np.full(75, np.nan)}, "contains NaN"),
+])
+def test_malformed_early_stopping_progress_is_refused(unfinished, edit, members, pattern):
+    _edit(unfinished, edit, **members)
+    _rejects(unfinished, pattern)
+
+
+def test_early_stopping_progress_with_its_best_parameters_round_trips(unfinished):
+    _edit(unfinished, _progress(min_delta=1e9, best_epoch=1), best_parameters=np.arange(75.0))
+    progress = fastbp.load(unfinished)._stopping_progress
+    assert progress.best_epoch == 1 and np.array_equal(progress.best_parameters, np.arange(75.0))

@@ -531,7 +531,7 @@ def test_a_failed_checkpoint_after_ctrl_c_is_a_warning_and_whole_epochs_carry_no
     theta, rng = net.parameters.copy(), net._rng.bit_generator.state
     net.parameters = np.zeros(net.n_parameters)
     net._best_epoch = 1
-    training.save_whole_epoch(net, tmp_path / "m.npz", theta, state, state.snapshot(), rng)
+    training.Checkpoints(tmp_path / "m.npz", 1).whole_epoch(net, True, theta, state, state.snapshot(), rng)
     saved = fastbp.load(tmp_path / "m.npz")
     assert saved.history.best_epoch is None and np.array_equal(saved.parameters, theta)
     assert net._best_epoch == 1 and not net.parameters.any()      # the network is left as it was
