@@ -522,6 +522,35 @@ def test_an_interrupted_epoch_never_reaches_the_checkpoint(monkeypatch, tmp_path
     np.testing.assert_array_equal(saved.parameters, straight.parameters)
 
 
+def test_an_interrupted_epochs_checkpoint_holds_early_stoppings_progress(monkeypatch, tmp_path):
+    """A Ctrl-C inside epoch 3 writes epoch 2 with early stopping's progress as of epoch 2, and a fit
+    resumed from it with the same rule stops where the uninterrupted fit does."""
+    from fastbp import training
+    X, y = _problem(10, n=40)
+    rule = fastbp.EarlyStopping(monitor="cost", patience=1, min_delta=1e9)     # epoch 1 stays the best
+    straight = fastbp.Network([5, 4, 3], seed=0)
+    assert len(straight.fit(X, y, epochs=9, batch_size=4, early_stopping=rule)) == 2
+    real, calls = training.K.train_epoch, []
+
+    def interrupted_in_epoch_2(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args)
+    monkeypatch.setattr(training.K, "train_epoch", interrupted_in_epoch_2)
+    path = tmp_path / "ckpt.npz"
+    net = fastbp.Network([5, 4, 3], seed=0)
+    with pytest.warns(RuntimeWarning, match="interrupted during epoch 2"):
+        net.fit(X, y, epochs=9, batch_size=4, early_stopping=rule, checkpoint=path, checkpoint_every=5)
+    saved = fastbp.load(path)
+    progress = saved._stopping_progress
+    assert len(saved.history) == 1 and (progress.first_epoch, progress.best_epoch) == (1, 1)
+    monkeypatch.setattr(training.K, "train_epoch", real)
+    assert len(saved.fit(X, y, epochs=8, batch_size=4, early_stopping=rule)) == 1     # patience 1 runs out
+    assert saved.history.best_epoch == 1
+    np.testing.assert_array_equal(saved.parameters, straight.parameters)
+
+
 def test_a_failed_checkpoint_after_ctrl_c_is_a_warning_and_whole_epochs_carry_no_best(monkeypatch, tmp_path):
     from fastbp import training
     X, y = _problem(10, n=40)
