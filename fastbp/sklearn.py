@@ -51,6 +51,7 @@ fastbp`` itself never imports it.
 """
 
 import copy
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -139,13 +140,26 @@ def _dense(X, dtype=None):
 
 
 class _Optimizer:
-    """scikit-learn's ``_optimizer``: the fastbp update rule (``rule``) and the current learning rate
-    (``learning_rate``, which the 'invscaling' and 'adaptive' schedules change after each epoch; for
-    Adam the base rate, without scikit-learn's per-step bias correction)."""
+    """scikit-learn's ``_optimizer``: the fastbp update rule (``rule``), the rate fastbp steps with
+    (``rate``, which the 'invscaling' and 'adaptive' schedules change after each epoch), the steps
+    taken (``steps``, set after each epoch) and, as scikit-learn reports it, ``learning_rate``: for
+    Adam the step after its bias correction, η·√(1−β2ᵗ)/(1−β1ᵗ) after t steps, for SGD the rate."""
 
     def __init__(self, rule, learning_rate):
         self.rule = rule
-        self.learning_rate = float(learning_rate)
+        self.rate = float(learning_rate)
+        self.steps = 0
+
+    @property
+    def learning_rate(self):
+        if not isinstance(self.rule, optimizers.Adam) or self.steps == 0:
+            return self.rate
+        t = self.steps
+        return self.rate * math.sqrt(1.0 - self.rule.beta2 ** t) / (1.0 - self.rule.beta1 ** t)
+
+    @learning_rate.setter
+    def learning_rate(self, value):     # scikit-learn's schedules set SGD's rate
+        self.rate = float(value)
 
 
 class _ParameterList(list):
@@ -227,8 +241,8 @@ class _EpochLoop:
         self.stopped = False
 
     def rate(self, epoch, lr0, records):
-        """The optimizer's current learning rate (scikit-learn's ``_optimizer.learning_rate``)."""
-        return self.est._optimizer.learning_rate
+        """The rate the optimizer steps with (before Adam's bias correction)."""
+        return self.est._optimizer.rate
 
     def _loss(self, record_cost):
         """scikit-learn's ``loss_`` for the epoch that just ended.
@@ -254,6 +268,7 @@ class _EpochLoop:
         est.n_iter_ += 1
         est.loss_ = np.float64(self._loss(logs["cost"]))   # as scikit-learn gives it
         est.t_ += self.n
+        est._optimizer.steps = int(est._network._optimizer_state.step[0])
         est.loss_curve_.append(est.loss_)
         if est.verbose:
             print("Iteration %d, loss = %.8f" % (est.n_iter_, est.loss_))

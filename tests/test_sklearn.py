@@ -194,6 +194,8 @@ def test_lbfgs_stops_at_sklearn_tolerance(data):
     dict(learning_rate="adaptive", tol=1e-2, n_iter_no_change=2),     # divide by 5 until <= 1e-6, then stop
     dict(learning_rate="constant", tol=1e-2, n_iter_no_change=2),     # stop when the loss stalls
     dict(learning_rate="invscaling", power_t=0.3, learning_rate_init=0.5, max_iter=40),
+    # Adam's reported rate is its bias-corrected step after t steps
+    dict(solver="adam", learning_rate_init=0.01, tol=1e-2, n_iter_no_change=2),
 ])
 def test_schedules_and_stopping_follow_sklearn(schedule):
     X, y = load_iris(return_X_y=True)
