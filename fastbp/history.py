@@ -76,7 +76,8 @@ class History:
         return len(self.records)
 
     def __iter__(self):
-        return iter(self.records)
+        """The epochs' records, as copies (as ``history[i]`` gives them)."""
+        return (copy_record(record) for record in self.records)
 
     def as_dict(self):
         """{metric: list over epochs}, like Keras' ``History.history``."""

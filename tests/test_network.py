@@ -161,6 +161,9 @@ def test_history_records_costs_and_accuracies(digits):
     assert h.history == h.as_dict()                      # Keras' name for the same dict
     h.history["cost"].clear()
     assert len(h["cost"]) == 4                           # a copy: the records are untouched
+    for record in h:
+        record["cost"] = -1.0                            # iterating gives copies too
+    assert -1.0 not in h["cost"]
 
 
 def test_regression_targets_have_no_accuracy():
