@@ -778,6 +778,27 @@ def test_after_ctrl_c_the_checkpoint_holds_the_last_epoch_and_the_network_its_be
     np.testing.assert_array_equal(resumed.parameters, straight.parameters)
 
 
+def test_after_ctrl_c_an_lbfgs_checkpoint_holds_the_last_iterate_and_the_best_apart(tmp_path):
+    X, y = _learnable()
+    three = fastbp.Network([4, 9, 3], seed=4)
+    three.fit(X, y, epochs=3, optimizer="lbfgs")
+    one = fastbp.Network([4, 9, 3], seed=4)
+    one.fit(X, y, epochs=1, optimizer="lbfgs")
+
+    def ctrl_c(epoch, logs):
+        if epoch == 3:
+            raise KeyboardInterrupt
+    net, path = fastbp.Network([4, 9, 3], seed=4), tmp_path / "ckpt.npz"
+    rule = fastbp.EarlyStopping(monitor="cost", patience=50, min_delta=1e9)      # iteration 1 stays the best
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        net.fit(X, y, epochs=9, optimizer="lbfgs", early_stopping=rule, checkpoint=path, checkpoint_every=1000,
+                callbacks=[ctrl_c])
+    np.testing.assert_array_equal(net.parameters, one.parameters)          # the network: its best iterate
+    saved = fastbp.load(path)
+    np.testing.assert_array_equal(saved.parameters, three.parameters)      # the file: the last one, and the best
+    np.testing.assert_array_equal(saved._stopping_progress.best_parameters, one.parameters)
+
+
 def test_a_finished_fits_checkpoint_starts_a_new_fit_afresh(tmp_path):
     path = tmp_path / "ckpt.npz"
     net = fastbp.Network([4, 9, 3], seed=4)
