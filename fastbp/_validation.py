@@ -37,6 +37,13 @@ def check_choice(name, value, choices):
     return value
 
 
+def check_monitor(name, value):
+    """A monitored metric's name (a str such as 'val_cost'); TypeError otherwise."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a metric name such as 'val_cost'; got {value!r}")
+    return value
+
+
 def check_bool(name, value):
     """``value`` as a bool: True, False or a numpy bool (not a string or number, whose truth
     would be a guess: shuffle="no" is true)."""

@@ -600,7 +600,7 @@ class Network:
                               optimizer, schedule, early_stopping, flags["evaluate_training"],
                               flags["diagnostics"], flags["shuffle"], flags["verbose"], callbacks, checkpoint,
                               checkpoint_every, threads, parallel, x_checked=not deferred)
-        except ValueError:
+        except BaseException:
             as_before()
             raise
         with self._fit_lock:
@@ -609,7 +609,7 @@ class Network:
             except NonFiniteX as bad:
                 as_before()
                 raise ValueError(str(bad)) from None
-            except ValueError:
+            except BaseException:
                 if not trainer.trained:      # refused before its first step (a schedule's first rate)
                     as_before()
                 raise

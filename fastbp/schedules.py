@@ -62,7 +62,8 @@ class Constant:
 
 @dataclass(frozen=True)
 class InverseScaling:
-    """η / epoch^power_t (epoch counted from 1), scikit-learn's 'invscaling' per epoch."""
+    """η / epoch^power_t (epoch counted from 1): scikit-learn's 'invscaling', which counts
+    samples seen instead of epochs."""
 
     power_t: float = 0.5
 
@@ -100,12 +101,13 @@ class Adaptive:
     happens with η already at or below ``min_lr``, stop."""
 
     monitor: str = "cost"
-    patience: int = 2
+    patience: int = 10          # scikit-learn's n_iter_no_change
     tol: float = 1e-4
     factor: float = 0.2
     min_lr: float = 1e-6
 
     def __post_init__(self):
+        v.check_monitor("monitor", self.monitor)
         v.check_int("patience", self.patience, minimum=0)
         v.check_float("tol", self.tol, 0.0)
         v.check_float("factor", self.factor, 0.0, 1.0, low_open=True, high_open=True)
@@ -133,6 +135,7 @@ class Halving:
     min_fraction: float = 1 / 128
 
     def __post_init__(self):
+        v.check_monitor("monitor", self.monitor)
         v.check_int("patience", self.patience, minimum=1)
         v.check_float("min_fraction", self.min_fraction, 0.0, 1.0, low_open=True, high_open=True)
 

@@ -25,8 +25,7 @@ class EarlyStopping:
     restore_best: bool = True
 
     def __post_init__(self):
-        if not isinstance(self.monitor, str):
-            raise TypeError(f"monitor must be a metric name such as 'val_cost'; got {self.monitor!r}")
+        v.check_monitor("monitor", self.monitor)
         v.check_int("patience", self.patience, minimum=1)
         v.check_float("min_delta", self.min_delta, 0.0)
         v.check_bool("restore_best", self.restore_best)

@@ -192,6 +192,9 @@ def check_fit_arguments(epochs, batch_size, learning_rate, l2, l1, dropout, opti
             raise TypeError(f"callbacks must be callables f(epoch, logs); got {f!r}")
     if dropout and optimizer.full_batch:
         raise ValueError("dropout needs a stochastic optimizer ('sgd', 'momentum', 'nesterov', 'adam')")
+    if optimizer.full_batch and not isinstance(schedule, sched.Constant):
+        raise ValueError(f"schedule {schedule!r} needs a stochastic optimizer ('sgd', 'momentum', 'nesterov', "
+                         f"'adam'): {optimizer.method} takes its own steps by line search, with no learning rate")
     return (epochs, batch_size, learning_rate, l2, l1, dropout, optimizer, schedule,
             validation_fraction, early_stopping, callbacks)
 

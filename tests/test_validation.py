@@ -132,8 +132,11 @@ def test_bad_y_is_rejected_before_training(net, data, make_y, error, match):
      "early stopping on 'train_cost' needs evaluate_training=True"),
     (dict(schedule="halving"), ValueError, "schedule Halving on 'val_accuracy' needs validation_data or "
                                            "validation_fraction"),
-    (dict(schedule=fastbp.schedules.Adaptive(monitor="val_cost"), optimizer="lbfgs"), ValueError,
+    (dict(schedule=fastbp.schedules.Adaptive(monitor="val_cost")), ValueError,
      "schedule Adaptive on 'val_cost' needs validation_data"),
+    (dict(schedule="halving", optimizer="lbfgs"), ValueError,
+     r"schedule Halving\(.*\) needs a stochastic optimizer .* L-BFGS-B takes its own steps by line search"),
+    (dict(schedule=fastbp.schedules.StepDecay(), optimizer="cg"), ValueError, "CG takes its own steps"),
     (dict(schedule=fastbp.schedules.StepDecay), TypeError, r"instance such as StepDecay\(\); got the class"),
 ])
 def test_bad_fit_arguments_change_nothing(net, data, kwargs, error, match):
@@ -152,6 +155,26 @@ class _Rate:
 
     def rate(self, epoch, lr0, records):
         return self.value if epoch > 1 else lr0
+
+
+class _Broken:
+    def rate(self, epoch, lr0, records):
+        raise TypeError("a bug in the user's schedule")
+
+
+def test_any_error_before_the_first_step_leaves_the_generator_as_it_was(net, data):
+    # validation_fraction draws the split seed from the generator before the schedule's first rate
+    X, y = data
+    generator = net._rng.bit_generator.state
+    with pytest.raises(TypeError, match="a bug in the user's schedule"):
+        net.fit(X, y, epochs=2, schedule=_Broken(), validation_fraction=0.3)
+    assert net._rng.bit_generator.state == generator and net._split_seed is None
+
+
+@pytest.mark.parametrize("rule", [fastbp.schedules.Adaptive, fastbp.schedules.Halving, fastbp.EarlyStopping])
+def test_a_monitor_must_be_a_metric_name(rule):
+    with pytest.raises(TypeError, match="monitor must be a metric name such as 'val_cost'; got None"):
+        rule(monitor=None)
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), 0, -3.0, "0.1", True])
