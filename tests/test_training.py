@@ -112,6 +112,14 @@ def test_adaptive_divides_by_five_after_stalls_and_stops_at_min_lr():
     assert adaptive.rate(41, 1e-5, flat) is None     # 1e-5 -> 2e-6 -> 4e-7 <= min_lr: stop
 
 
+def test_adaptive_defaults_are_scikit_learns():
+    # n_iter_no_change=10, tol=1e-4: the rate is divided after the 11th epoch without an improvement
+    adaptive = schedules.Adaptive()
+    assert adaptive.rate(12, 1.0, _records([5.0] + [5.0] * 10)) == 1.0
+    assert adaptive.rate(13, 1.0, _records([5.0] + [5.0] * 11)) == pytest.approx(0.2)
+    assert adaptive.rate(13, 1.0, _records([5.0] + [5.0 - 0.5e-4 * i for i in range(1, 12)])) == pytest.approx(0.2)
+
+
 def test_nielsen_halving_stops_at_one_128th():
     halving = schedules.Halving(patience=2)
     acc = _records([0.5, 0.6, 0.6, 0.6], key="val_accuracy")   # no improvement for 2 epochs
