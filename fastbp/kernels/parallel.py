@@ -279,6 +279,11 @@ def train_epoch_parallel(theta, layout, acts, leak, cost, X, Y, sw, labels, orde
                 n_first = layout[0, N_OUT]
                 Z0 = view_2d(batch_work, _batch_block(layout, batch_rows, FIRST_Z, 0) + lo * n_first, hi - lo, n_first)
                 activate_rows(Z0, A0, hi - lo, acts[0], leak)
+                if last == 0:
+                    # The output layer: its cost reads z from the shard's own buffer (copied in a loop:
+                    # the slice assignment Z[:k] = Z0 read stale values in this prange body).
+                    _copy_scaled(batch_work, _batch_block(layout, batch_rows, FIRST_Z, 0) + lo * n_first, work[0],
+                                 0, (hi - lo) * n_first, dt(1.0))
                 if dropout:
                     apply_dropout(A0[:hi - lo], mask, shard_rows, layout[0, UNIT_OFF], keep)
                 shard_cost[s] = output_error(theta, layout, acts, leak, cost, X, Y, sw, shard_rows, ident,
