@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from . import __version__
+from . import __version__, schedules
 from . import _validation as v
 from ._compile_clock import CompileClock
 from .datasets import FORMATS, load, load_mnist_idx, load_mnist_pkl, train_test_split
@@ -389,6 +389,8 @@ def train(args, out=None):
         from .stopping import EarlyStopping
         early = EarlyStopping(monitor="val_cost", patience=args.early_stopping)
         validation_fraction = validation_fraction or 0.1
+    if getattr(schedules.get(args.schedule), "monitor", "").startswith("val_"):
+        validation_fraction = validation_fraction or 0.1    # never tuned on the held-out part
     if args.plot is not None:
         from .plot import _require_matplotlib
         _require_matplotlib()
@@ -492,7 +494,8 @@ def bench(args, out=None):
     ``args`` holds ``sizes`` (default [784, 30, 10]), the activations,
     ``cost``, ``dtype``, ``samples``, ``batch_size``, ``learning_rate``,
     ``repeats`` and ``seed``. Draws X uniform in [0, 1), shape (samples,
-    sizes[0]) in ``dtype``, and random labels 0..sizes[-1]-1; times ``repeats``
+    sizes[0]) in ``dtype``, and random labels 0..sizes[-1]-1 (Poisson counts of
+    mean 1 for ``cost="poisson"``); times ``repeats``
     SGD epochs of the compiled ``Network.fit`` and of
     ``reference.sgd_epoch`` (after one small compiling fit) and prints the
     medians, samples/s and the speed-up to ``out`` (default stdout). Returns 0.
@@ -504,8 +507,11 @@ def bench(args, out=None):
     dtype = np.dtype(args.dtype)
     rng = np.random.default_rng(args.seed)
     X = rng.random((args.samples, sizes[0])).astype(dtype)
-    y = rng.integers(0, sizes[-1], args.samples)
-    Y = np.eye(sizes[-1], dtype=dtype)[y]
+    if args.cost == "poisson":      # counts, the same targets for both sides
+        y = Y = rng.poisson(1.0, (args.samples, sizes[-1])).astype(dtype)
+    else:
+        y = rng.integers(0, sizes[-1], args.samples)
+        Y = np.eye(sizes[-1], dtype=dtype)[y]
     net = Network(sizes, hidden_activation=args.hidden_activation, output_activation=output, cost=args.cost,
                   dtype=dtype, seed=args.seed)
     acts = net.activations
@@ -536,7 +542,7 @@ def main(argv=None):
     commands = {"train": train, "gradcheck": gradcheck, "bench": bench}
     try:
         return commands[args.command](args)
-    except (ValueError, TypeError, FloatingPointError, FileNotFoundError, ImportError) as exc:
+    except (ValueError, TypeError, FloatingPointError, OSError, ImportError) as exc:   # OSError: a path
         print(f"fastbp {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

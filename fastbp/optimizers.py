@@ -48,7 +48,7 @@ class Adam:
 
     The step is scikit-learn's form, θ ← θ − η·√(1−β2ᵗ)/(1−β1ᵗ)·m/(√v + ε) with
     the raw moments m, v: PyTorch's ``torch.optim.Adam`` (and the paper's
-    Algorithm 1) with ε·√(1−β2ᵗ) in place of ε. The two agree while ε is
+    Algorithm 1) with ε/√(1−β2ᵗ) in place of ε. The two agree while ε is
     small next to √v; with a large ε (1e-3, say) the early steps differ.
     """
 

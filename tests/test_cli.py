@@ -48,6 +48,27 @@ def test_quiet_prints_only_the_summary(capsys):
     assert len(lines) == 1 and lines[0].startswith("held-out accuracy")
 
 
+@pytest.mark.parametrize("options, split", [
+    ([], False),                                  # the held-out part only watched
+    (["--schedule", "halving"], True),            # acts on val_accuracy: never on the held-out part
+    (["--early-stopping", "3"], True),
+    (["--schedule", "halving", "--validation-fraction", "0.2"], True),
+])
+def test_validation_metrics_that_steer_training_come_from_a_split_not_the_held_out_part(monkeypatch, options,
+                                                                                       split, capsys):
+    import fastbp
+    seen = {}
+    real = fastbp.Network.fit
+
+    def fit(net, X, y, **kwargs):
+        seen.update(kwargs)
+        return real(net, X, y, **kwargs)
+    monkeypatch.setattr(fastbp.Network, "fit", fit)
+    assert main(["train", "--quiet", "--epochs", "1", "--sizes", "64,10,10", *options]) == 0
+    assert (seen["validation_data"] is None) == split
+    assert seen["validation_fraction"] == ((0.2 if "0.2" in options else 0.1) if split else None)
+
+
 def test_train_on_npz_and_csv_files_and_save_the_model(tmp_path, capsys):
     import numpy as np
 
@@ -80,12 +101,27 @@ def test_corrupt_data_file_exits_2_with_a_clear_message(tmp_path, capsys):
     assert "fastbp train: error:" in capsys.readouterr().err
     assert main(["train", "--save", str(tmp_path / "missing" / "m.npz"), "--quiet"]) == 2
     assert "does not exist" in capsys.readouterr().err
+    for format_ in ("npz", "csv", "pkl"):           # a directory, not a data file
+        assert main(["train", "--data", str(tmp_path), "--format", format_, "--quiet"]) == 2
+        assert f"fastbp train: error: [Errno 21] Is a directory: '{tmp_path}'" in capsys.readouterr().err
 
 
 def test_bench_reports_a_speed_up(capsys):
     assert main(["bench", "--sizes", "20,8,3", "--samples", "500", "--repeats", "1"]) == 0
     out = capsys.readouterr().out
     assert "speed-up" in out and "samples/s" in out
+
+
+def test_bench_trains_poisson_on_counts(monkeypatch, capsys):
+    from fastbp import reference
+    seen = []
+    real = reference.sgd_epoch
+    monkeypatch.setattr(reference, "sgd_epoch", lambda w, b, X, Y, *args, **kw: (seen.append(Y), real(w, b, X, Y, *args,
+                                                                                                     **kw))[1])
+    assert main(["bench", "--sizes", "6,5,3", "--cost", "poisson", "--samples", "200", "--repeats", "1"]) == 0
+    assert "speed-up" in capsys.readouterr().out
+    counts = seen[0]
+    assert counts.shape == (200, 3) and counts.max() > 1 and np.array_equal(counts, np.round(counts))
 
 
 @pytest.mark.slow

@@ -32,6 +32,9 @@ def _numpy_update(kind, theta, g, lr, state, t, mu=0.9, b1=0.9, b2=0.999, eps=1e
         return theta + (mu * state["v"] - lr * g if nesterov else state["v"])
     state["m"] = b1 * state["m"] + (1 - b1) * g
     state["s"] = b2 * state["s"] + (1 - b2) * g * g
+    if kind == "adam_torch":        # torch.optim.Adam's form, with the README's ε/√(1−β2ᵗ) for its ε
+        m_hat, v_hat = state["m"] / (1 - b1 ** t), state["s"] / (1 - b2 ** t)
+        return theta - lr * m_hat / (np.sqrt(v_hat) + eps / math.sqrt(1 - b2 ** t))
     lr_t = lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
     return theta - lr_t * state["m"] / (np.sqrt(state["s"]) + eps)
 
@@ -44,6 +47,7 @@ def _flat(ws, bs):
 @pytest.mark.parametrize("optimizer,kind,nesterov", [
     (SGD(), "sgd", False), (SGD(momentum=0.9), "momentum", False),
     (SGD(momentum=0.9, nesterov=True), "momentum", True), (Adam(), "adam", False),
+    (Adam(epsilon=0.1), "adam_torch", False),      # an ε large enough to tell the forms apart
 ])
 def test_optimizers_match_numpy_steps_on_reference_gradients(optimizer, kind, nesterov, dtype):
     """Full-batch steps (batch = all rows, no shuffle): each epoch is one step,
@@ -59,7 +63,8 @@ def test_optimizers_match_numpy_steps_on_reference_gradients(optimizer, kind, ne
         ws, bs = fastbp.network.split(theta.copy(), net._layout)
         nw, nb = ref.backprop(ws, bs, X.astype(dtype).astype(np.float64), Y, activations_of(net),
                               "log_likelihood", l2=0.5, n_total=len(X))
-        theta = _numpy_update(kind, theta, _flat(nw, nb), 0.05, state, t, nesterov=nesterov)
+        theta = _numpy_update(kind, theta, _flat(nw, nb), 0.05, state, t, nesterov=nesterov,
+                              eps=getattr(optimizer, "epsilon", 1e-8))
     net.fit(X, y, epochs=3, batch_size=len(X), learning_rate=0.05, l2=0.5, optimizer=optimizer, shuffle=False)
     assert_close(net.parameters, theta, dtype)
 
