@@ -544,6 +544,8 @@ class _Run:
         tracker = track_early_stopping(net, self.early_stopping, self.checkpoints)
         mid_epoch = False       # a Ctrl-C left the parameters between two recorded epochs
         for _ in range(self.epochs):
+            if tracker.exhausted():     # resumed from the checkpoint of the epoch it stopped on
+                break
             epoch = len(net._records) + 1
             lr = checked_rate(self.schedule, self.schedule.rate(epoch, self.lr0, net._records), epoch)
             if lr is None:
@@ -596,6 +598,7 @@ class _Run:
             if stop:        # Ctrl-C on some rank: every rank stops after the same step
                 self.history.interrupted = mid_epoch = True
                 net._best_epoch = None
+                net._stopping_progress = None       # the parameters have left its last epoch's
                 warnings.warn(f"training interrupted during epoch {epoch} (Ctrl-C on a rank); every rank keeps "
                               f"the parameters after the last completed mini-batch", RuntimeWarning, stacklevel=3)
                 break
@@ -625,19 +628,29 @@ class _Run:
             patience_ran_out = tracker.update(record, net._theta, epoch)
             if self._end_of_epoch(record, epoch, state) or patience_ran_out:
                 break
+        # A checkpoint only ever holds whole epochs; after a Ctrl-C it is a resume point (as in Network.fit).
+        between_epochs = self.history.interrupted and not mid_epoch
+        if between_epochs:
+            self._final_checkpoint(lambda: self.checkpoints.at_end(net, True, interrupted=True))
         tracker.restore(net, self.history)
-        if self.checkpoints.path is not None and len(self.history):      # the same on every rank
-            error = None
-            if self.rank == 0:
-                try:
-                    if mid_epoch:       # a checkpoint only ever holds whole epochs
-                        self.checkpoints.whole_epoch(net, True, saved_theta, state, saved_state, saved_rng)
-                    else:
-                        self.checkpoints.at_end(net, True)
-                except Exception as caught:  # carried to every rank
-                    error = caught
-            _agree(comm, error, "writing the checkpoint")
+        if mid_epoch:
+            self._final_checkpoint(lambda: self.checkpoints.whole_epoch(net, True, saved_theta, state, saved_state,
+                                                                        saved_rng))
+        elif not between_epochs:
+            self._final_checkpoint(lambda: self.checkpoints.at_end(net, True))
         return self.history
+
+    def _final_checkpoint(self, write):
+        """``write()`` on rank 0, when the fit has a checkpoint and recorded epochs; its error on every rank."""
+        if self.checkpoints.path is None or not len(self.history):      # the same on every rank
+            return
+        error = None
+        if self.rank == 0:
+            try:
+                write()
+            except Exception as caught:  # carried to every rank
+                error = caught
+        _agree(self.comm, error, "writing the checkpoint")
 
     # ---------------------------------------------------------- epoch's end
     def _evaluations(self, record, epoch, started, comm_time, compile_time):

@@ -117,6 +117,7 @@ def save(net, path, training_state=True):
     """
     from . import _validation as v
     from .network import Network
+    from .stopping import EarlyStopping
     if not isinstance(net, Network):
         raise TypeError(f"net must be a fastbp.Network; got {type(net).__name__} (the order is save(net, path))")
     training_state = v.check_bool("training_state", training_state)
@@ -142,6 +143,8 @@ def save(net, path, training_state=True):
         header["best_epoch"] = net._best_epoch
         header["split_seed"] = net._split_seed
         progress = net._stopping_progress
+        if progress is not None and type(progress.rule) is not EarlyStopping:
+            progress = None         # a subclass's fields and behaviour are its own: not resumed
         header["early_stopping"] = None if progress is None else {
             **{k: getattr(progress.rule, k) for k in progress.rule.__dataclass_fields__},
             "first_epoch": progress.first_epoch, "best_epoch": progress.best_epoch}
@@ -401,6 +404,10 @@ def _check_progress(path, progress, members, read, records, theta, dtype):
         BestTracker(progress.rule).resume(progress, records, theta)
     except (TypeError, ValueError) as exc:       # TypeError: a monitor whose records are lists
         raise ValueError(f"{path}: header field 'early_stopping': {exc}") from None
+    needed = progress.rule.restore_best and progress.best_epoch not in (None, len(records))
+    if best is not None and not needed:
+        raise ValueError(f"{path}: member 'best_parameters' is not used: early stopping's progress needs the "
+                         f"parameters of a best epoch only with restore_best, when that is not the last recorded one")
     return progress
 
 
@@ -489,6 +496,9 @@ def load(path):
         if not v.all_finite(theta):
             raise ValueError(f"{path}: member 'parameters' contains NaN or infinity")
         if progress is not None:
+            if best_epoch is not None:
+                raise ValueError(f"{path}: header field 'best_epoch' is {best_epoch}, but a checkpoint with early "
+                                 f"stopping's progress holds its last epoch, not a best one put back")
             progress = _check_progress(path, progress, members, read, records, theta, dtype)
         state = None
         if optimizer is not None:

@@ -25,10 +25,12 @@ class EarlyStopping:
     restore_best: bool = True
 
     def __post_init__(self):
-        v.check_monitor("monitor", self.monitor)
-        v.check_int("patience", self.patience, minimum=1)
-        v.check_float("min_delta", self.min_delta, 0.0)
-        v.check_bool("restore_best", self.restore_best)
+        # Kept as the Python types the checks return (numpy scalars would not go into a checkpoint's JSON).
+        for name, value in (("monitor", str(v.check_monitor("monitor", self.monitor))),
+                            ("patience", v.check_int("patience", self.patience, minimum=1)),
+                            ("min_delta", v.check_float("min_delta", self.min_delta, 0.0)),
+                            ("restore_best", v.check_bool("restore_best", self.restore_best))):
+            object.__setattr__(self, name, value)
 
     @property
     def mode(self):
@@ -72,10 +74,13 @@ class BestTracker:
         self.best = None          # (value, parameters, epoch)
         self.stalled = 0
         self.last_epoch = None    # the last epoch accounted for
+        self.resumed = False      # went on from a checkpoint's progress
+        self.accounted = False    # accounted for an epoch of this fit
 
     def update(self, record, parameters, epoch):
         """Account for one epoch's record; True when training should stop."""
         self.last_epoch = epoch
+        self.accounted = True
         if self.rule is None:
             return False
         value = record.get(self.rule.monitor)
@@ -88,6 +93,10 @@ class BestTracker:
         else:
             self.stalled += 1
         return self.stalled >= self.rule.patience
+
+    def exhausted(self):
+        """Whether patience has run out (a fit resumed from its last epoch's checkpoint trains none)."""
+        return self.rule is not None and self.stalled >= self.rule.patience
 
     def progress(self, last_epoch):
         """A ``StoppingProgress`` for a checkpoint holding the parameters of ``last_epoch``
@@ -124,7 +133,7 @@ class BestTracker:
             else:
                 best = progress.best_parameters.copy()
             replay.best = (replay.best[0], best, best_epoch)
-        self.__dict__.update(vars(replay))
+        self.__dict__.update(vars(replay), resumed=True, accounted=False)
 
     def restores(self):
         """The epoch whose parameters ``restore`` will put back, or None."""
@@ -138,7 +147,14 @@ class BestTracker:
 
     def restore(self, net, history):
         """With ``restore_best``, put the best epoch's parameters back into ``net``
-        and note its epoch on the fit's history and on the network's."""
+        and note its epoch on the fit's history and on the network's. A resumed fit
+        that trained no epoch does so only if patience had run out (then the
+        interrupted fit has ended, and its progress is used up); otherwise it
+        leaves the network, and the progress, alone."""
+        if self.resumed and not self.accounted:
+            if not self.exhausted():
+                return
+            net._stopping_progress = None
         if self.restores() is not None:
             net._theta[...] = self.best[1]
             history.best_epoch = net._best_epoch = self.best[2]

@@ -541,6 +541,8 @@ class Trainer:
         mid_epoch = False       # the parameters have left the last recorded epoch's
         try:
             for _ in range(self.epochs):
+                if tracker.exhausted():     # resumed from the checkpoint of the epoch it stopped on
+                    break
                 epoch = len(net._records) + 1
                 lr = checked_rate(self.schedule, self.schedule.rate(epoch, self.lr0, net._records), epoch)
                 if lr is None:
@@ -609,6 +611,7 @@ class Trainer:
             self.history.interrupted = True
             if mid_epoch:
                 net._best_epoch = None
+                net._stopping_progress = None       # the parameters have left its last epoch's
                 best = tracker.restores()
                 keeps = (f"the parameters of its best epoch, {best} (early stopping's restore_best)"
                          if best is not None else "the parameters after its last completed mini-batch")
@@ -671,6 +674,8 @@ class Trainer:
         stopped = [False]
         dt = net.dtype
         tracker = track_early_stopping(net, self.early_stopping, self.checkpoints)
+        if tracker.exhausted():     # resumed from the checkpoint of the iteration it stopped on
+            return self._finish_full_batch(tracker)
         started = [time.perf_counter()]
         compiled = [self.compile_clock.seconds]
         records_before = len(net._records)

@@ -430,6 +430,32 @@ def test_one_rank_resumes_early_stopping_from_an_unfinished_fits_checkpoint(mpi,
     assert np.array_equal(resumed.parameters, straight.parameters)
 
 
+def test_one_rank_ctrl_c_between_epochs_leaves_a_resume_point(mpi, tmp_path):
+    import signal
+    data = np.load(make_data(str(tmp_path)))
+    kwargs = dict(batch_size=8, learning_rate=2.0, validation_data=(data["Xv"], data["yv"]),
+                  early_stopping=fastbp.EarlyStopping(monitor="val_accuracy", patience=2))
+    straight = fastbp.Network([8, 12, 3], seed=3, **SOFTMAX)
+    expected = distributed.fit(straight, data["X"], data["y"], comm=mpi[0].COMM_SELF, epochs=12, **kwargs)
+    stop_after = len(expected) - 1
+    assert expected.best_epoch < stop_after
+
+    def ctrl_c(epoch, logs):
+        if epoch == stop_after:
+            os.kill(os.getpid(), signal.SIGINT)      # caught by distributed.fit: it stops after this epoch
+    path = str(tmp_path / "ckpt.npz")
+    net = fastbp.Network([8, 12, 3], seed=3, **SOFTMAX)
+    with pytest.warns(RuntimeWarning):
+        history = distributed.fit(net, data["X"], data["y"], comm=mpi[0].COMM_SELF, epochs=12, checkpoint=path,
+                                  checkpoint_every=100, callbacks=[ctrl_c], **kwargs)
+    assert history.interrupted and net.history.best_epoch == expected.best_epoch      # the network: its best
+    resumed = fastbp.load(path)
+    assert len(resumed.history) == stop_after and resumed.history.best_epoch is None      # the file: its last
+    distributed.fit(resumed, data["X"], data["y"], comm=mpi[0].COMM_SELF, epochs=12 - stop_after, **kwargs)
+    assert len(resumed.history) == len(expected) and resumed.history.best_epoch == expected.best_epoch
+    assert np.array_equal(resumed.parameters, straight.parameters)
+
+
 @pytest.mark.parametrize("name", ["sgd", "adam", "nesterov_dropout", "float32", "batch1_regression"])
 def test_two_ranks_equal_one_process(two_ranks, name):
     folder, jobs, _ = two_ranks

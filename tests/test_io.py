@@ -799,6 +799,83 @@ def test_after_ctrl_c_an_lbfgs_checkpoint_holds_the_last_iterate_and_the_best_ap
     np.testing.assert_array_equal(saved._stopping_progress.best_parameters, one.parameters)
 
 
+@pytest.mark.parametrize("how", ["ctrl_c_in_its_callback", "died_before_the_final_write"])
+def test_resumed_from_the_epoch_early_stopping_ended_on_it_trains_none(tmp_path, monkeypatch, straight_stopping_fit,
+                                                                         how):
+    straight = straight_stopping_fit
+    n, best = len(straight.history), straight.history.best_epoch
+    path = tmp_path / "ckpt.npz"
+    net = fastbp.Network([4, 9, 3], seed=4)
+    if how == "ctrl_c_in_its_callback":
+        def ctrl_c(epoch, logs):
+            if epoch == n:
+                raise KeyboardInterrupt
+        with pytest.warns(RuntimeWarning, match="interrupted"):
+            _stopping_fit(net, 60, checkpoint=path, callbacks=[ctrl_c])
+    else:
+        def died(*args, **kwargs):
+            raise RuntimeError("the machine went down")
+        monkeypatch.setattr(fastbp.training.Checkpoints, "at_end", died)
+        with pytest.raises(RuntimeError):
+            _stopping_fit(net, 60, checkpoint=path)
+        monkeypatch.undo()
+    resumed = fastbp.load(path)
+    assert len(resumed.history) == n
+    history = _stopping_fit(resumed, 60 - n)
+    assert len(history) == 0 and len(resumed.history) == n and history.best_epoch == best
+    np.testing.assert_array_equal(resumed.parameters, straight.parameters)
+    assert resumed._stopping_progress is None           # that fit has ended: the next starts afresh
+
+
+def test_a_resumed_fit_that_trains_no_epoch_leaves_the_network_and_its_progress(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.npz"
+    with pytest.raises(RuntimeError):
+        _stopping_fit(fastbp.Network([4, 9, 3], seed=4), 60, checkpoint=path, callbacks=[_crash_after(13)])
+    resumed = fastbp.load(path)
+    before, progress = resumed.parameters.copy(), resumed._stopping_progress
+    assert progress.best_epoch < len(resumed.history) == 12       # a restore would change the parameters
+    _stopping_fit(resumed, 0)
+    assert np.array_equal(resumed.parameters, before) and resumed._stopping_progress is progress
+    # A Ctrl-C inside its first epoch moves the parameters off the last epoch's: the progress is dropped,
+    # and the file (no epoch recorded) is not rewritten.
+    from fastbp import training
+
+    def ctrl_c(*args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(training.K, "train_epoch", ctrl_c)
+    written = path.read_bytes()
+    with pytest.warns(RuntimeWarning, match="interrupted during epoch 13"):
+        _stopping_fit(resumed, 5, checkpoint=path)
+    assert resumed._stopping_progress is None and path.read_bytes() == written
+
+
+def test_rules_with_numpy_fields_are_checkpointed_and_resumed(tmp_path):
+    rule = fastbp.EarlyStopping(monitor=np.str_("val_cost"), patience=np.int64(3), min_delta=np.float32(0.0),
+                                restore_best=np.bool_(True))
+    assert rule == _RULE and all(type(getattr(rule, k)) in (str, int, float, bool) for k in ("monitor", "patience",
+                                                                                             "min_delta",
+                                                                                             "restore_best"))
+    path = tmp_path / "ckpt.npz"
+    with pytest.raises(RuntimeError):
+        _stopping_fit(fastbp.Network([4, 9, 3], seed=4), 60, checkpoint=path, callbacks=[_crash_after(3)])
+    assert fastbp.load(path)._stopping_progress.rule == rule
+
+
+def test_a_subclassed_rule_is_checkpointed_without_progress(tmp_path):
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Verbose(fastbp.EarlyStopping):
+        say: str = "stopping"
+    path = tmp_path / "ckpt.npz"
+    X, y = _learnable()
+    with pytest.raises(RuntimeError):
+        fastbp.Network([4, 9, 3], seed=4).fit(X, y, epochs=9, validation_fraction=0.25, early_stopping=Verbose(),
+                                              checkpoint=path, callbacks=[_crash_after(3)])
+    loaded = fastbp.load(path)
+    assert len(loaded.history) == 2 and loaded._stopping_progress is None
+
+
 def test_a_finished_fits_checkpoint_starts_a_new_fit_afresh(tmp_path):
     path = tmp_path / "ckpt.npz"
     net = fastbp.Network([4, 9, 3], seed=4)
@@ -857,6 +934,9 @@ def _progress(**changes):
     (None, {"best_parameters": np.zeros(87)}, "'best_parameters' must have shape \\(75,\\) and dtype float64"),
     (_set(early_stopping=None), {"best_parameters": np.zeros(75)}, "'best_parameters' holds early stopping's"),
     (_progress(min_delta=1e9, best_epoch=1), {"best_parameters": np.full(75, np.nan)}, "contains NaN"),
+    (None, {"best_parameters": np.zeros(75)}, "'best_parameters' is not used"),          # the best is the last
+    (_progress(min_delta=1e9, best_epoch=1, restore_best=False), {"best_parameters": np.zeros(75)}, "is not used"),
+    (_set(best_epoch=3), {}, "'best_epoch' is 3, but a checkpoint with early stopping's progress holds its last"),
 ])
 def test_malformed_early_stopping_progress_is_refused(unfinished, edit, members, pattern):
     _edit(unfinished, edit, **members)
