@@ -127,7 +127,6 @@ def test_bench_trains_poisson_on_counts(monkeypatch, capsys):
 @pytest.mark.slow
 def test_ctrl_c_stops_training_and_saves_the_model(tmp_path):
     import signal
-    import time
 
     import numpy as np
 
@@ -145,13 +144,13 @@ def test_ctrl_c_stops_training_and_saves_the_model(tmp_path):
         line = proc.stdout.readline()
         assert line, proc.stderr.read()
     proc.send_signal(signal.SIGINT)
-    started = time.perf_counter()
-    out, err = proc.communicate(timeout=60)
-    assert time.perf_counter() - started < 10       # stops within a chunk of mini-batches
-    assert proc.returncode == 130, err
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, (out[-2000:], err[-2000:])
     assert "interrupted" in err and "(interrupted)" in out
     net = fastbp.load(model)
-    assert len(net.history) >= 2 and np.isfinite(net.parameters).all()
+    # Of 1000 epochs, it stops at the signal (counted, not timed: on a loaded host the signal may
+    # reach it some epochs after the line it answers, which take ~0.05 s each).
+    assert 2 <= len(net.history) < 100 and np.isfinite(net.parameters).all()
 
 
 def test_plot_writes_png_curves(tmp_path, capsys):
