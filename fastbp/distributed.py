@@ -628,19 +628,15 @@ class _Run:
             patience_ran_out = tracker.update(record, net._theta, epoch)
             if self._end_of_epoch(record, epoch, state) or patience_ran_out:
                 break
-        # A checkpoint only ever holds whole epochs; after a Ctrl-C it is a resume point (as in Network.fit).
-        between_epochs = self.history.interrupted and not mid_epoch
-        if between_epochs:
-            self._final_checkpoint(lambda: self.checkpoints.at_end(net, True, interrupted=True))
-        tracker.restore(net, self.history)
-        if mid_epoch:
-            self._final_checkpoint(lambda: self.checkpoints.whole_epoch(net, True, saved_theta, state, saved_state,
-                                                                        saved_rng))
-        elif not between_epochs:
-            self._final_checkpoint(lambda: self.checkpoints.at_end(net, True))
+        if mid_epoch:       # a checkpoint only ever holds whole epochs
+            tracker.restore(net, self.history)
+            self._write_on_rank_0(lambda: self.checkpoints.whole_epoch(net, True, saved_theta, state, saved_state,
+                                                                       saved_rng))
+        else:
+            self.checkpoints.finish(net, self.history, write=self._write_on_rank_0)
         return self.history
 
-    def _final_checkpoint(self, write):
+    def _write_on_rank_0(self, write):
         """``write()`` on rank 0, when the fit has a checkpoint and recorded epochs; its error on every rank."""
         if self.checkpoints.path is None or not len(self.history):      # the same on every rank
             return

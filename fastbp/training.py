@@ -344,6 +344,19 @@ class Checkpoints:
                 return
         self._save(net, in_progress=interrupted)
 
+    def finish(self, net, history, write=None):
+        """At the end of a fit that did not stop inside an epoch: early stopping's best epoch back,
+        and the final checkpoint. After a Ctrl-C that is written first, as the last recorded epoch
+        with early stopping's progress (a resume point); otherwise after, as the network ends.
+        ``write(f)`` runs each write (``distributed.fit``: on rank 0, its error on every rank)."""
+        write = write or (lambda f: f())
+        recorded = len(history) > 0
+        if history.interrupted:
+            write(lambda: self.at_end(net, recorded, interrupted=True))
+        self.tracker.restore(net, history)
+        if not history.interrupted:
+            write(lambda: self.at_end(net, recorded))
+
     def whole_epoch(self, net, recorded, theta, state, snapshot, rng_state):
         """After a Ctrl-C inside an epoch, when the fit ``recorded`` epochs: write the network as it
         stood after its last whole epoch (parameters ``theta``, optimizer state ``snapshot`` of
@@ -628,7 +641,7 @@ class Trainer:
             raise NonFiniteX("X contains NaN or infinity")    # no epoch ran to check it
         # A checkpoint only ever holds whole epochs (an interrupted one wrote the last above).
         if not mid_epoch:
-            self._final_checkpoint(tracker)
+            self.checkpoints.finish(net, self.history)
         else:
             tracker.restore(net, self.history)
         return self.history
@@ -675,7 +688,7 @@ class Trainer:
         dt = net.dtype
         tracker = track_early_stopping(net, self.early_stopping, self.checkpoints)
         if tracker.exhausted():     # resumed from the checkpoint of the iteration it stopped on
-            return self._finish_full_batch(tracker)
+            return self._finish_full_batch()
         started = [time.perf_counter()]
         compiled = [self.compile_clock.seconds]
         records_before = len(net._records)
@@ -724,7 +737,7 @@ class Trainer:
             self.history.interrupted = True
             warnings.warn(f"training interrupted during iteration {len(net._records) + 1}; the network keeps "
                           f"the parameters of the last completed iteration", RuntimeWarning, stacklevel=3)
-            return self._finish_full_batch(tracker)
+            return self._finish_full_batch()
         except BaseException:
             net._theta[...] = accepted[0]       # not a trial point of the line search
             raise
@@ -738,18 +751,9 @@ class Trainer:
                                      f"infinite; the network keeps its parameters from before this fit")
         net._theta[...] = final
         self.history.optimizer_result = result
-        return self._finish_full_batch(tracker)
+        return self._finish_full_batch()
 
-    def _finish_full_batch(self, tracker):
+    def _finish_full_batch(self):
         """Early stopping's best iterate back, and the final checkpoint (whole iterations only)."""
-        self._final_checkpoint(tracker)
+        self.checkpoints.finish(self.net, self.history)
         return self.history
-
-    def _final_checkpoint(self, tracker):
-        """Early stopping's best epoch back, and the final checkpoint: after a Ctrl-C, the last
-        recorded epoch with early stopping's progress, for a resumed fit to go on from."""
-        if self.history.interrupted:
-            self.checkpoints.at_end(self.net, len(self.history) > 0, interrupted=True)
-        tracker.restore(self.net, self.history)
-        if not self.history.interrupted:
-            self.checkpoints.at_end(self.net, len(self.history) > 0)
