@@ -406,12 +406,18 @@ def test_one_rank_schedule_early_stopping_and_checkpoint_as_network_fit(mpi, tmp
     assert [r["epoch"] for r in saved.history] == expected["epoch"]
 
 
+def _stopping_fit_one_rank(mpi, data, epochs, net=None, **extra):
+    """(net, history) of distributed.fit on one rank with early stopping on validation accuracy."""
+    net = fastbp.Network([8, 12, 3], seed=3, **SOFTMAX) if net is None else net
+    history = distributed.fit(net, data["X"], data["y"], comm=mpi[0].COMM_SELF, epochs=epochs, batch_size=8,
+                              learning_rate=2.0, validation_data=(data["Xv"], data["yv"]),
+                              early_stopping=fastbp.EarlyStopping(monitor="val_accuracy", patience=2), **extra)
+    return net, history
+
+
 def test_one_rank_resumes_early_stopping_from_an_unfinished_fits_checkpoint(mpi, tmp_path):
     data = np.load(make_data(str(tmp_path)))
-    kwargs = dict(batch_size=8, learning_rate=2.0, validation_data=(data["Xv"], data["yv"]),
-                  early_stopping=fastbp.EarlyStopping(monitor="val_accuracy", patience=2))
-    straight = fastbp.Network([8, 12, 3], seed=3, **SOFTMAX)
-    expected = distributed.fit(straight, data["X"], data["y"], comm=mpi[0].COMM_SELF, epochs=12, **kwargs)
+    straight, expected = _stopping_fit_one_rank(mpi, data, 12)
     assert 3 <= len(expected) < 12
 
     def crash(epoch, logs):
@@ -419,12 +425,10 @@ def test_one_rank_resumes_early_stopping_from_an_unfinished_fits_checkpoint(mpi,
             raise RuntimeError("the machine went down")
     path = str(tmp_path / "ckpt.npz")
     with pytest.raises(RuntimeError, match="went down"):
-        distributed.fit(fastbp.Network([8, 12, 3], seed=3, **SOFTMAX), data["X"], data["y"], comm=mpi[0].COMM_SELF,
-                        epochs=12, checkpoint=path, callbacks=[crash], **kwargs)
+        _stopping_fit_one_rank(mpi, data, 12, checkpoint=path, callbacks=[crash])
     resumed = fastbp.load(path)
     assert len(resumed.history) == len(expected) - 2
-    distributed.fit(resumed, data["X"], data["y"], comm=mpi[0].COMM_SELF, epochs=12 - len(resumed.history),
-                    **kwargs)
+    _stopping_fit_one_rank(mpi, data, 12 - len(resumed.history), net=resumed)
     assert len(resumed.history) == len(expected)
     assert resumed.history.best_epoch == expected.best_epoch
     assert np.array_equal(resumed.parameters, straight.parameters)
@@ -433,10 +437,7 @@ def test_one_rank_resumes_early_stopping_from_an_unfinished_fits_checkpoint(mpi,
 def test_one_rank_ctrl_c_between_epochs_leaves_a_resume_point(mpi, tmp_path):
     import signal
     data = np.load(make_data(str(tmp_path)))
-    kwargs = dict(batch_size=8, learning_rate=2.0, validation_data=(data["Xv"], data["yv"]),
-                  early_stopping=fastbp.EarlyStopping(monitor="val_accuracy", patience=2))
-    straight = fastbp.Network([8, 12, 3], seed=3, **SOFTMAX)
-    expected = distributed.fit(straight, data["X"], data["y"], comm=mpi[0].COMM_SELF, epochs=12, **kwargs)
+    straight, expected = _stopping_fit_one_rank(mpi, data, 12)
     stop_after = len(expected) - 1
     assert expected.best_epoch < stop_after
 
@@ -444,14 +445,13 @@ def test_one_rank_ctrl_c_between_epochs_leaves_a_resume_point(mpi, tmp_path):
         if epoch == stop_after:
             os.kill(os.getpid(), signal.SIGINT)      # caught by distributed.fit: it stops after this epoch
     path = str(tmp_path / "ckpt.npz")
-    net = fastbp.Network([8, 12, 3], seed=3, **SOFTMAX)
     with pytest.warns(RuntimeWarning):
-        history = distributed.fit(net, data["X"], data["y"], comm=mpi[0].COMM_SELF, epochs=12, checkpoint=path,
-                                  checkpoint_every=100, callbacks=[ctrl_c], **kwargs)
+        net, history = _stopping_fit_one_rank(mpi, data, 12, checkpoint=path, checkpoint_every=100,
+                                              callbacks=[ctrl_c])
     assert history.interrupted and net.history.best_epoch == expected.best_epoch      # the network: its best
     resumed = fastbp.load(path)
     assert len(resumed.history) == stop_after and resumed.history.best_epoch is None      # the file: its last
-    distributed.fit(resumed, data["X"], data["y"], comm=mpi[0].COMM_SELF, epochs=12 - stop_after, **kwargs)
+    _stopping_fit_one_rank(mpi, data, 12 - stop_after, net=resumed)
     assert len(resumed.history) == len(expected) and resumed.history.best_epoch == expected.best_epoch
     assert np.array_equal(resumed.parameters, straight.parameters)
 
