@@ -502,6 +502,20 @@ def test_interrupt_keeps_the_last_completed_mini_batch(monkeypatch):
     np.testing.assert_array_equal(net.parameters, calls[-1])
 
 
+def _ctrl_c_on_call(monkeypatch, k):
+    """Make the k-th call of the epoch kernel (one compiled chunk) raise KeyboardInterrupt; the real kernel."""
+    from fastbp import training
+    real, calls = training.K.train_epoch, []
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == k:
+            raise KeyboardInterrupt
+        return real(*args)
+    monkeypatch.setattr(training.K, "train_epoch", interrupted)
+    return real
+
+
 @pytest.mark.parametrize("every", [1, 3])
 def test_an_interrupted_epoch_never_reaches_the_checkpoint(monkeypatch, tmp_path, every):
     """A Ctrl-C inside epoch 2 writes epoch 1 (also when checkpoint_every would not have yet), and
@@ -515,14 +529,7 @@ def test_an_interrupted_epoch_never_reaches_the_checkpoint(monkeypatch, tmp_path
     straight.fit(X, y, epochs=2, batch_size=4, optimizer="adam")
     net = fastbp.Network([5, 4, 3], seed=0)
     monkeypatch.setattr(training, "CHUNK_SAMPLES", 8)      # 2 mini-batches per chunk
-    real, calls = training.K.train_epoch, []
-
-    def interrupted_in_epoch_2(*args):
-        calls.append(1)
-        if len(calls) == 5 + 2:                          # 5 chunks per epoch
-            raise KeyboardInterrupt
-        return real(*args)
-    monkeypatch.setattr(training.K, "train_epoch", interrupted_in_epoch_2)
+    real = _ctrl_c_on_call(monkeypatch, 5 + 2)  # 5 chunks per epoch
     with pytest.warns(RuntimeWarning, match="interrupted during epoch 2"):
         net.fit(X, y, epochs=4, batch_size=4, optimizer="adam", checkpoint=path, checkpoint_every=every)
     saved = fastbp.load(path)
@@ -543,14 +550,7 @@ def test_an_interrupted_epochs_checkpoint_holds_early_stoppings_progress(monkeyp
     rule = fastbp.EarlyStopping(monitor="cost", patience=1, min_delta=1e9)     # epoch 1 stays the best
     straight = fastbp.Network([5, 4, 3], seed=0)
     assert len(straight.fit(X, y, epochs=9, batch_size=4, early_stopping=rule)) == 2
-    real, calls = training.K.train_epoch, []
-
-    def interrupted_in_epoch_2(*args):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*args)
-    monkeypatch.setattr(training.K, "train_epoch", interrupted_in_epoch_2)
+    real = _ctrl_c_on_call(monkeypatch, 2)
     path = tmp_path / "ckpt.npz"
     net = fastbp.Network([5, 4, 3], seed=0)
     with pytest.warns(RuntimeWarning, match="interrupted during epoch 2"):
@@ -578,15 +578,8 @@ def test_a_failed_checkpoint_after_ctrl_c_is_a_warning_and_whole_epochs_carry_no
     assert saved.history.best_epoch is None and np.array_equal(saved.parameters, theta)
     assert net._best_epoch == 1 and not net.parameters.any()      # the network is left as it was
 
-    real, calls = training.K.train_epoch, []
-
-    def interrupted_in_epoch_2(*args):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(*args)
     monkeypatch.setattr(training, "CHUNK_SAMPLES", 20)
-    monkeypatch.setattr(training.K, "train_epoch", interrupted_in_epoch_2)
+    _ctrl_c_on_call(monkeypatch, 3)
     monkeypatch.setattr(fastbp.Network, "save", lambda *args, **kwargs: (_ for _ in ()).throw(OSError(28, "full")))
     with pytest.warns(RuntimeWarning) as caught:
         h = net.fit(X, y, epochs=3, batch_size=4, checkpoint=tmp_path / "c.npz", checkpoint_every=5)
@@ -851,14 +844,7 @@ def test_ctrl_c_inside_an_epoch_says_early_stopping_restores_the_best_epoch(monk
     reference = net.copy()
     reference.fit(X, y, epochs=1, batch_size=4)
     monkeypatch.setattr(training, "CHUNK_SAMPLES", 8)      # 2 mini-batches per chunk, 5 per epoch
-    real, calls = training.K.train_epoch, []
-
-    def interrupted_in_epoch_2(*args):
-        calls.append(1)
-        if len(calls) == 5 + 2:
-            raise KeyboardInterrupt
-        return real(*args)
-    monkeypatch.setattr(training.K, "train_epoch", interrupted_in_epoch_2)
+    _ctrl_c_on_call(monkeypatch, 5 + 2)
     with pytest.warns(RuntimeWarning, match=r"during epoch 2; the network keeps the parameters of its best "
                                             r"epoch, 1 \(early stopping's restore_best\)"):
         net.fit(X, y, epochs=3, batch_size=4, early_stopping=fastbp.EarlyStopping(monitor="cost"))
