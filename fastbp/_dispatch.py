@@ -41,6 +41,7 @@ per 20,000-row epoch, loops / BLAS (three runs of kernel_choice.py:
 
 import numpy as np
 
+from . import _aligned
 from .kernels import blas
 from .kernels.codes import N_IN, N_OUT
 
@@ -115,5 +116,5 @@ def work_buffers(layout, n_units, capacity, blas, dtype):
     """The (Zw, Aw, Dw, Gw, Sw) work tuple for ``capacity`` rows (see kernels/propagate.py)."""
     size = capacity * n_units
     gather = capacity * int(layout[0, N_IN]) if blas is None or blas[0] else 0
-    return (np.empty(size, dtype), np.empty(size, dtype), np.empty(size, dtype),
-            np.empty(gather, dtype), np.zeros(2, dtype))
+    return (_aligned.empty(size, dtype), _aligned.empty(size, dtype), _aligned.empty(size, dtype),
+            _aligned.empty(gather, dtype), np.zeros(2, dtype))

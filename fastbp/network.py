@@ -6,6 +6,7 @@ import threading
 
 import numpy as np
 
+from . import _aligned
 from . import _validation as v
 from . import kernels as K
 from ._dispatch import choose_blas, work_buffers
@@ -180,7 +181,7 @@ class Network:
         self._acts = np.array([ACTIVATIONS[a] for a in names], dtype=np.int64)
         self._cost = COSTS[self.cost_name]
         self._leak = self.dtype.type(self.leaky_slope)
-        self._theta = np.zeros(n_params, dtype=self.dtype)
+        self._theta = _aligned.zeros(n_params, self.dtype)
         self._views = split(self._theta, self._layout)
         draw(self.init, self._rng, *self._views)
         self._optimizer_state = None    # velocity / moments, carried between fits
@@ -193,6 +194,7 @@ class Network:
     def __deepcopy__(self, memo):
         clone = object.__new__(type(self))
         memo[id(self)] = clone
+        memo[id(self._theta)] = _aligned.copy(self._theta)   # every reference in the copy gets the aligned one
         for key, value in self.__dict__.items():
             if key not in ("_fit_lock", "_views"):
                 clone.__dict__[key] = copy.deepcopy(value, memo)
@@ -213,7 +215,7 @@ class Network:
         """Give the parameters a fresh buffer with the same values: arrays viewing the old buffer keep
         the values they had (fastbp.nielsen's snapshot semantics). Only between fits, or from a fit's
         callback: the trainer reads ``_theta`` anew for every chunk of an epoch."""
-        self._theta = self._theta.copy()
+        self._theta = _aligned.copy(self._theta)
         self._views = split(self._theta, self._layout)
 
     def __getstate__(self):
@@ -229,6 +231,7 @@ class Network:
         self.__dict__.setdefault("_split_seed", None)
         self.__dict__.setdefault("_stopping_progress", None)
         self._fit_lock = threading.RLock()
+        self._theta = _aligned.copy(self._theta)      # unpickled arrays have numpy's 16-byte alignment
         self._views = split(self._theta, self._layout)
 
     def copy(self):

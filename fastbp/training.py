@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 
+from . import _aligned
 from . import _validation as v
 from . import kernels as K
 from . import optimizers as optim
@@ -45,8 +46,8 @@ class OptimizerState:
 
     def __init__(self, optimizer, n_parameters, dtype):
         self.optimizer = optimizer
-        self.first = np.zeros(n_parameters if optimizer.code != codes.SGD else 0, dtype=dtype)
-        self.second = np.zeros(n_parameters if optimizer.code == codes.ADAM else 0, dtype=dtype)
+        self.first = _aligned.zeros(n_parameters if optimizer.code != codes.SGD else 0, dtype)
+        self.second = _aligned.zeros(n_parameters if optimizer.code == codes.ADAM else 0, dtype)
         self.step = np.zeros(1, dtype=np.int64)
 
     def snapshot(self):
@@ -496,7 +497,7 @@ class Trainer:
         opt = self.optimizer
         plain_sgd = opt.code == codes.SGD
         # A gradient buffer for the rules that need one; for plain SGD only on epochs that cannot fuse.
-        buffer = np.empty(net.n_parameters if not plain_sgd or self.l2 or self.l1 else 0, dtype=net.dtype)
+        buffer = _aligned.empty(net.n_parameters if not plain_sgd or self.l2 or self.l1 else 0, net.dtype)
 
         def fused(hyper):
             return plain_sgd and fuses_sgd_step(hyper, net.dtype)
@@ -513,9 +514,9 @@ class Trainer:
         shards = PARALLEL_SHARDS
         capacity = -(-self.batch_size // shards)
         size = capacity * net._n_units
-        shard_work = tuple(np.empty((shards, size), dtype=net.dtype) for _ in range(3)) + (
+        shard_work = tuple(_aligned.empty((shards, size), net.dtype) for _ in range(3)) + (
             np.empty((shards, 0), dtype=net.dtype), np.zeros((shards, 2), dtype=net.dtype))
-        batch_work = np.empty((1, K.parallel.BATCH_PARTS * shards * size), dtype=net.dtype)
+        batch_work = _aligned.empty((1, K.parallel.BATCH_PARTS * shards * size), net.dtype)
         blas_off = np.zeros(net._layout.shape[0], dtype=np.int64)
         no_buffer = np.empty(0, dtype=net.dtype)
         tasks = parallel_tasks(net._layout, numba.get_num_threads())   # set by run()

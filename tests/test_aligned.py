@@ -1,0 +1,62 @@
+"""64-byte alignment of the buffers the BLAS kernels stream (fastbp/_aligned.py)."""
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import _aligned
+
+
+def _aligned_data(a):
+    return a.ctypes.data % _aligned.ALIGNMENT == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.uint8])
+@pytest.mark.parametrize("shape", [0, 1, 7, 23860, (3, 5), (2, 0), (4, 784)])
+def test_arrays_start_on_a_cache_line(shape, dtype):
+    # Many allocations: numpy's own are 16 bytes apart, so some would be off a line by chance.
+    for _ in range(8):
+        out = _aligned.empty(shape, dtype)
+        assert out.shape == ((shape,) if np.ndim(shape) == 0 else shape)
+        assert out.dtype == dtype and out.flags.c_contiguous and out.flags.writeable
+        assert out.size == 0 or _aligned_data(out)
+    assert not _aligned.zeros(shape, dtype).any()
+
+
+def test_copy_keeps_values_and_is_independent():
+    source = np.arange(35, dtype=np.float32).reshape(5, 7)[:, ::2]    # not contiguous
+    out = _aligned.copy(source)
+    np.testing.assert_array_equal(out, source)
+    assert _aligned_data(out) and out.flags.c_contiguous
+    out[0, 0] = -1
+    assert source[0, 0] == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_parameters_stay_aligned_through_copies_and_pickling(dtype):
+    net = fastbp.Network([784, 30, 10], dtype=dtype, seed=0)
+    clones = {"new": net, "copy": net.copy(), "deepcopy": copy.deepcopy(net),
+              "pickle": pickle.loads(pickle.dumps(net))}
+    net._move_parameters()
+    clones["moved"] = net
+    for how, clone in clones.items():
+        assert _aligned_data(clone._theta), how
+        np.testing.assert_array_equal(clone._theta, clones["copy"]._theta)
+        assert clone.weights[0].base is not None and np.shares_memory(clone.weights[0], clone._theta), how
+
+
+def test_deepcopy_keeps_references_to_the_parameters_shared():
+    net = fastbp.Network([4, 3, 2], seed=0)
+    clone, theta = copy.deepcopy((net, net._theta))
+    assert theta is clone._theta
+
+
+def test_work_buffers_are_aligned():
+    net = fastbp.Network([784, 30, 10], dtype=np.float32, seed=0)
+    for rows in (3, 10):     # loop kernels and BLAS
+        work, _, _ = net._work(rows)
+        for buffer in work[:4]:
+            assert buffer.size == 0 or _aligned_data(buffer)
