@@ -367,3 +367,17 @@ def test_optimizer_step_matches_numpy(opt, dtype):
                          first, second, step)
     assert_close(theta, want[0], dtype)
     assert step[0] == (3 if opt == codes.ADAM else 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gather_rows_copies_the_indexed_rows_in_order(dtype):
+    # Every count of rows from 0 to 9 covers the 4-row blocks and each remainder; rows repeat.
+    from fastbp.kernels.dense import gather_rows
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((13, 7)).astype(dtype)
+    for n in range(10):
+        rows = rng.integers(0, 13, n)
+        G = np.full((10, 7), np.nan, dtype=dtype)
+        gather_rows(X, rows, G)
+        np.testing.assert_array_equal(G[:n], X[rows])     # a copy: exact
+        assert np.isnan(G[n:]).all()

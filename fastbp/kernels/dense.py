@@ -285,8 +285,25 @@ def dense_backward_delta(delta, W, A_prev, act_prev, leak, a_scale, delta_prev, 
 
 @njit(**JIT)
 def gather_rows(src, rows, G):
-    """G[i] = src[rows[i]] for i < len(rows)."""
-    for i in range(rows.shape[0]):
+    """G[i] = src[rows[i]] for i < len(rows).
+
+    Four rows are copied side by side, so four rows' cache misses are in
+    flight at once instead of one row's (the shuffled rows of X come from
+    memory). Row by row against this, W1 serial epochs, fresh processes
+    alternating, medians: float32 72.6 / 69.3 ms, float64 129.0 / 123.0 ms;
+    W2 and W3 even (their products dominate). Copying the batch a cache
+    line of every row at a time was slower than either.
+    """
+    n = rows.shape[0]
+    n4 = n - n % 4
+    for i in range(0, n4, 4):
+        r0, r1, r2, r3 = rows[i], rows[i + 1], rows[i + 2], rows[i + 3]
+        for k in range(src.shape[1]):
+            G[i, k] = src[r0, k]
+            G[i + 1, k] = src[r1, k]
+            G[i + 2, k] = src[r2, k]
+            G[i + 3, k] = src[r3, k]
+    for i in range(n4, n):
         r = rows[i]
         for k in range(src.shape[1]):
             G[i, k] = src[r, k]
