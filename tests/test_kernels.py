@@ -371,7 +371,7 @@ def test_optimizer_step_matches_numpy(opt, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_gather_rows_copies_the_indexed_rows_in_order(dtype):
-    # Every count of rows from 0 to 9 covers the 4-row blocks and each remainder; rows repeat.
+    # Every count of rows from 0 to 9 covers the 5-row blocks and each remainder; rows repeat.
     from fastbp.kernels.dense import gather_rows
     rng = np.random.default_rng(0)
     X = rng.standard_normal((13, 7)).astype(dtype)
