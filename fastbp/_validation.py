@@ -13,6 +13,8 @@ import operator
 
 import numpy as np
 
+from . import _aligned
+
 MAX_PARAMETERS = 2**40   # a flat buffer beyond this cannot be allocated anyway
 
 
@@ -131,12 +133,17 @@ def _to_dtype(name, arr, dtype, finite=True):
     conversion is always checked, since it can overflow."""
     if (finite or arr.dtype != np.dtype(dtype)) and not all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinity")
-    with np.errstate(over="ignore"):
-        out = np.ascontiguousarray(arr, dtype=dtype)
-    if not out.flags.writeable:
-        # numba types read-only arrays apart: passing one would compile every
-        # kernel again (~10 s), so take a writable copy instead.
-        out = out.copy()
+    if arr.ndim and (arr.dtype != np.dtype(dtype) or not arr.flags.c_contiguous or not arr.flags.writeable):
+        # A copy either way: on a cache line, as the kernels read it fastest
+        # (_aligned.py; W2 parallel epochs 1.05x). numba types read-only
+        # arrays apart, so a read-only one is copied too: passing it would
+        # compile every kernel again (~10 s).
+        out = _aligned.empty(arr.shape, dtype)
+        with np.errstate(over="ignore"):
+            out[...] = arr
+    else:
+        with np.errstate(over="ignore"):
+            out = np.ascontiguousarray(arr, dtype=dtype)    # arr itself, or a 0-d value as shape (1,)
     if out.dtype.kind == "f" and arr.dtype != out.dtype and not all_finite(out):
         raise ValueError(f"{name} has values too large for {np.dtype(dtype)} (largest {np.finfo(dtype).max:.3g})")
     return out

@@ -60,3 +60,24 @@ def test_work_buffers_are_aligned():
         work, _, _ = net._work(rows)
         for buffer in work[:4]:
             assert buffer.size == 0 or _aligned_data(buffer)
+
+
+@pytest.mark.parametrize("make", [lambda X: X, lambda X: np.asfortranarray(X), lambda X: X[:, ::1].copy()])
+def test_converted_inputs_are_aligned_copies_and_usable_ones_are_not_copied(make):
+    from fastbp._validation import as_features
+    X64 = make(np.random.default_rng(0).random((50, 784)))
+    X32 = as_features(X64, 784, np.float32)
+    assert _aligned_data(X32) and X32.flags.c_contiguous and X32.dtype == np.float32
+    np.testing.assert_array_equal(X32, X64.astype(np.float32))
+    read_only = np.ascontiguousarray(X32.copy())
+    read_only.flags.writeable = False
+    copied = as_features(read_only, 784, np.float32)
+    assert copied.flags.writeable and _aligned_data(copied) and not np.shares_memory(copied, read_only)
+    usable = np.ascontiguousarray(X64)
+    assert as_features(usable, 784, np.float64) is usable     # no copy of data fit can use as it is
+
+
+def test_conversion_still_refuses_float32_overflow():
+    from fastbp._validation import as_features
+    with pytest.raises(ValueError, match="too large for float32"):
+        as_features(np.full((2, 3), 1e300), 3, np.float32)
