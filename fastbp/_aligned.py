@@ -12,6 +12,8 @@ Only the base is aligned: padding the layers' offsets would change the flat
 parameter vector users see.
 """
 
+import math
+
 import numpy as np
 
 #: Bytes: one cache line, one AVX-512 register.
@@ -20,12 +22,32 @@ ALIGNMENT = 64
 
 def empty(shape, dtype):
     """An uninitialised C-contiguous array of ``shape`` and ``dtype``, data 64-byte aligned."""
+    shape = tuple(shape) if isinstance(shape, (tuple, list)) else (int(shape),)
+    size = math.prod(shape)
+    if size == 0:       # nothing to align: skip the address lookup
+        return np.empty(shape, dtype=dtype)
+    return empty_group([size], dtype)[0].reshape(shape)
+
+
+def empty_group(sizes, dtype):
+    """Uninitialised 1-D arrays of the given sizes and ``dtype``, each 64-byte
+    aligned, sliced from one allocation: finding an array's address costs
+    about a microsecond, which a fit of one small batch would otherwise pay
+    once per work buffer (benchmarks/bench_training.py SmallFit). The
+    itemsize must be 1, 2, 4, 8 or 16 bytes: numpy's allocator aligns to 16,
+    so an aligned address is a whole number of elements away."""
     dtype = np.dtype(dtype)
-    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    raw = np.empty(nbytes + ALIGNMENT, dtype=np.uint8)
-    start = -raw.ctypes.data % ALIGNMENT
-    return raw[start:start + nbytes].view(dtype).reshape(shape)
+    if dtype.itemsize > 16 or 16 % dtype.itemsize:
+        raise TypeError(f"dtype must have an itemsize of 1, 2, 4, 8 or 16 bytes, got {dtype} ({dtype.itemsize})")
+    per_line = ALIGNMENT // dtype.itemsize
+    sizes = [int(n) for n in sizes]
+    raw = np.empty(sum(sizes) + per_line * len(sizes), dtype=dtype)   # room to round each start up to a line
+    start = (-raw.ctypes.data % ALIGNMENT) // dtype.itemsize
+    out = []
+    for n in sizes:
+        out.append(raw[start:start + n])
+        start += -(-n // per_line) * per_line
+    return out
 
 
 def zeros(shape, dtype):

@@ -116,5 +116,4 @@ def work_buffers(layout, n_units, capacity, blas, dtype):
     """The (Zw, Aw, Dw, Gw, Sw) work tuple for ``capacity`` rows (see kernels/propagate.py)."""
     size = capacity * n_units
     gather = capacity * int(layout[0, N_IN]) if blas is None or blas[0] else 0
-    return (_aligned.empty(size, dtype), _aligned.empty(size, dtype), _aligned.empty(size, dtype),
-            _aligned.empty(gather, dtype), np.zeros(2, dtype))
+    return (*_aligned.empty_group((size, size, size, gather), dtype), np.zeros(2, dtype))

@@ -15,6 +15,11 @@ import numpy as np
 
 from . import _aligned
 
+#: Copies of inputs from this size on are made 64-byte aligned (_aligned.py):
+#: small ones gain nothing from it, and finding an address costs a
+#: microsecond or two, which a partial_fit loop of small batches pays per call.
+ALIGNED_COPY_BYTES = 1 << 16
+
 MAX_PARAMETERS = 2**40   # a flat buffer beyond this cannot be allocated anyway
 
 
@@ -133,17 +138,19 @@ def _to_dtype(name, arr, dtype, finite=True):
     conversion is always checked, since it can overflow."""
     if (finite or arr.dtype != np.dtype(dtype)) and not all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinity")
-    if arr.ndim and (arr.dtype != np.dtype(dtype) or not arr.flags.c_contiguous or not arr.flags.writeable):
-        # A copy either way: on a cache line, as the kernels read it fastest
-        # (_aligned.py; W2 parallel epochs 1.05x). numba types read-only
-        # arrays apart, so a read-only one is copied too: passing it would
-        # compile every kernel again (~10 s).
+    needs_copy = arr.dtype != np.dtype(dtype) or not arr.flags.c_contiguous or not arr.flags.writeable
+    if needs_copy and arr.size * np.dtype(dtype).itemsize >= ALIGNED_COPY_BYTES:
+        # On a cache line, as the kernels read it fastest (_aligned.py; W2 parallel epochs 1.05x).
         out = _aligned.empty(arr.shape, dtype)
         with np.errstate(over="ignore"):
             out[...] = arr
     else:
         with np.errstate(over="ignore"):
             out = np.ascontiguousarray(arr, dtype=dtype)    # arr itself, or a 0-d value as shape (1,)
+        if not out.flags.writeable:
+            # numba types read-only arrays apart: passing one would compile
+            # every kernel again (~10 s), so take a writable copy instead.
+            out = out.copy()
     if out.dtype.kind == "f" and arr.dtype != out.dtype and not all_finite(out):
         raise ValueError(f"{name} has values too large for {np.dtype(dtype)} (largest {np.finfo(dtype).max:.3g})")
     return out

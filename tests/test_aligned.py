@@ -81,3 +81,22 @@ def test_conversion_still_refuses_float32_overflow():
     from fastbp._validation import as_features
     with pytest.raises(ValueError, match="too large for float32"):
         as_features(np.full((2, 3), 1e300), 3, np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_group_of_arrays_is_aligned_and_disjoint(dtype):
+    sizes = (300, 0, 17, 7840, 1)
+    group = _aligned.empty_group(sizes, dtype)
+    assert [a.shape for a in group] == [(n,) for n in sizes]
+    for i, a in enumerate(group):
+        assert a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable
+        assert a.size == 0 or _aligned_data(a)
+        a[...] = i
+    for i, a in enumerate(group):        # no array overlaps another
+        assert (a == i).all()
+
+
+@pytest.mark.parametrize("dtype", [np.dtype([("a", np.float32, 3)]), np.dtype("V32")])
+def test_dtypes_without_a_whole_number_of_elements_per_line_are_refused(dtype):
+    with pytest.raises(TypeError, match="itemsize of 1, 2, 4, 8 or 16"):
+        _aligned.empty(4, dtype)
