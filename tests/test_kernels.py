@@ -1,5 +1,6 @@
 """Every compiled kernel against the numpy reference, for every pairing and dtype."""
 
+import os
 import warnings
 
 import numpy as np
@@ -381,3 +382,29 @@ def test_gather_rows_copies_the_indexed_rows_in_order(dtype):
         gather_rows(X, rows, G)
         np.testing.assert_array_equal(G[:n], X[rows])     # a copy: exact
         assert np.isnan(G[n:]).all()
+
+
+@pytest.mark.parametrize("cpu_name, features, expected", [
+    ("skylake-avx512", "+avx,+avx2,+avx512f,+fma", 64),
+    ("haswell", "+avx,+avx2,+fma", 32),
+    ("generic", None, 32),
+    ("x86-64", "-avx512f,+avx2", 32),
+])
+def test_vector_width_follows_the_cpu_numba_compiles_for(monkeypatch, cpu_name, features, expected):
+    # NUMBA_CPU_NAME / NUMBA_CPU_FEATURES (portable caches) decide, not the host.
+    from numba.core import config as numba_config
+
+    from fastbp.kernels import simd
+    monkeypatch.setattr(numba_config, "CPU_NAME", cpu_name)
+    monkeypatch.setattr(numba_config, "CPU_FEATURES", features)
+    assert simd._vector_bytes() == expected
+
+
+def test_vector_width_on_the_host_matches_its_avx512():
+    import llvmlite.binding as llvm
+
+    from fastbp.kernels import simd
+    host_has_avx512 = "+avx512f" in llvm.get_host_cpu_features().flatten().split(",")
+    if os.environ.get("NUMBA_CPU_NAME"):
+        pytest.skip("numba compiles for a named CPU here")
+    assert simd.VECTOR_BYTES == (64 if host_has_avx512 else 32)
