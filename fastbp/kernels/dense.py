@@ -19,7 +19,11 @@ instead of 4, was no faster (W1 and W2 shapes). What the forward pass of
 W1 waits for is X: the same products over rows already in cache ran at
 69 GFLOP/s against 46 over the shuffled rows of the 157 MB array, and no
 software prefetch of the next batch's rows (into L1 or L2, whole rows or
-their first lines) recovered it (benchmarks/input_rows.py). The weight
+their first lines) recovered it (benchmarks/input_rows.py). The same 4 x 3
+block written as explicit 512-bit vectors (one accumulator per dot
+product, its lanes summed at the end, as in simd.py) ran no faster than
+LLVM's vectorisation of these loops: 37.7 / 26.3 ms against 38.8 / 26.7
+(shuffled / cached rows, W1 shape, float32), so it was not kept. The weight
 gradient keeps a block of 4 rows x 2 vectors of dW in registers while
 every sample of the batch is multiplied into it (explicit vectors,
 kernels/simd.py): W1 float32 epochs 1.07-1.18x faster
