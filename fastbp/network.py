@@ -194,7 +194,9 @@ class Network:
     def __deepcopy__(self, memo):
         clone = object.__new__(type(self))
         memo[id(self)] = clone
-        memo[id(self._theta)] = _aligned.copy(self._theta)   # every reference in the copy gets the aligned one
+        # Every reference to the parameters in the copy gets one aligned copy (unless one was made already).
+        if id(self._theta) not in memo:
+            memo[id(self._theta)] = _aligned.copy(self._theta)
         for key, value in self.__dict__.items():
             if key not in ("_fit_lock", "_views"):
                 clone.__dict__[key] = copy.deepcopy(value, memo)
@@ -231,7 +233,8 @@ class Network:
         self.__dict__.setdefault("_split_seed", None)
         self.__dict__.setdefault("_stopping_progress", None)
         self._fit_lock = threading.RLock()
-        self._theta = _aligned.copy(self._theta)      # unpickled arrays have numpy's 16-byte alignment
+        if self._theta.ctypes.data % _aligned.ALIGNMENT:   # unpickled: numpy's 16 bytes (copy.copy keeps ours)
+            self._theta = _aligned.copy_shared(self._theta)   # networks that shared it still do
         self._views = split(self._theta, self._layout)
 
     def copy(self):

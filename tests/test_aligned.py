@@ -37,21 +37,37 @@ def test_copy_keeps_values_and_is_independent():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_parameters_stay_aligned_through_copies_and_pickling(dtype):
+    for _ in range(4):      # numpy would put some on a line by chance
+        assert _aligned_data(fastbp.Network([784, 30, 10], dtype=dtype)._theta)
     net = fastbp.Network([784, 30, 10], dtype=dtype, seed=0)
-    clones = {"new": net, "copy": net.copy(), "deepcopy": copy.deepcopy(net),
-              "pickle": pickle.loads(pickle.dumps(net))}
-    net._move_parameters()
-    clones["moved"] = net
+    moved = fastbp.Network([784, 30, 10], dtype=dtype, seed=0)
+    moved._move_parameters()
+    clones = {"copy": net.copy(), "deepcopy": copy.deepcopy(net), "pickle": pickle.loads(pickle.dumps(net)),
+              "moved": moved}
     for how, clone in clones.items():
         assert _aligned_data(clone._theta), how
-        np.testing.assert_array_equal(clone._theta, clones["copy"]._theta)
-        assert clone.weights[0].base is not None and np.shares_memory(clone.weights[0], clone._theta), how
+        np.testing.assert_array_equal(clone._theta, net._theta)
+        assert np.shares_memory(clone.weights[0], clone._theta), how
 
 
-def test_deepcopy_keeps_references_to_the_parameters_shared():
-    net = fastbp.Network([4, 3, 2], seed=0)
-    clone, theta = copy.deepcopy((net, net._theta))
-    assert theta is clone._theta
+def test_copies_keep_what_shared_the_parameters_shared():
+    net = fastbp.Network([6, 4, 2], seed=0)
+    other = fastbp.Network([6, 4, 2], seed=1)
+    other._share_parameters(net)             # as fastbp.nielsen's change of cost does
+    theta_copy, net_copy = copy.deepcopy((net._theta, net))
+    assert theta_copy is net_copy._theta
+    for a, b in (copy.deepcopy([net, other]), pickle.loads(pickle.dumps([net, other]))):
+        assert a._theta is b._theta and _aligned_data(a._theta)
+        a.parameters[0] = 42.0
+        assert b.parameters[0] == 42.0 and b.weights[0][0, 0] == 42.0
+    assert copy.copy(net)._theta is net._theta   # a shallow copy shares, as before
+
+
+def test_optimizer_state_is_aligned():
+    from fastbp import optimizers
+    from fastbp.training import OptimizerState
+    state = OptimizerState(optimizers.Adam(), 23860, np.float32)
+    assert _aligned_data(state.first) and _aligned_data(state.second)
 
 
 def test_work_buffers_are_aligned():
@@ -96,7 +112,21 @@ def test_a_group_of_arrays_is_aligned_and_disjoint(dtype):
         assert (a == i).all()
 
 
-@pytest.mark.parametrize("dtype", [np.dtype([("a", np.float32, 3)]), np.dtype("V32")])
-def test_dtypes_without_a_whole_number_of_elements_per_line_are_refused(dtype):
-    with pytest.raises(TypeError, match="itemsize of 1, 2, 4, 8 or 16"):
-        _aligned.empty(4, dtype)
+@pytest.mark.parametrize("dtype", [np.dtype([("a", np.float32, 3)]), np.dtype("V32"), np.complex128])
+def test_any_itemsize_is_aligned(dtype):
+    # 12 and 32 bytes: numpy's 16-byte allocation is no whole number of them from a line.
+    for _ in range(8):
+        group = _aligned.empty_group([3, 5], dtype)
+        assert all(_aligned_data(a) and a.dtype == dtype and a.shape == (n,) for a, n in zip(group, [3, 5]))
+
+
+def test_bad_sizes_and_empty_dtypes_are_refused():
+    with pytest.raises(ValueError, match="negative"):
+        _aligned.empty(-1, np.float32)
+    with pytest.raises(ValueError, match="negative"):
+        _aligned.empty((2, -3), np.float32)
+    with pytest.raises(ValueError, match=">= 0"):
+        _aligned.empty_group([4, -1], np.float32)
+    with pytest.raises(TypeError, match="nonzero itemsize"):
+        _aligned.empty(3, "V0")
+    assert _aligned.empty(np.array([3, 4]), np.float32).shape == (3, 4)   # any sequence of ints, as np.empty

@@ -372,13 +372,13 @@ def test_optimizer_step_matches_numpy(opt, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_gather_rows_copies_the_indexed_rows_in_order(dtype):
-    # Every count of rows from 0 to 9 covers the 5-row blocks and each remainder; rows repeat.
+    # 0 to 22 rows: several 5-row blocks, then each remainder (a pair, a single row); rows repeat.
     from fastbp.kernels.dense import gather_rows
     rng = np.random.default_rng(0)
     X = rng.standard_normal((13, 7)).astype(dtype)
-    for n in range(10):
+    for n in range(23):
         rows = rng.integers(0, 13, n)
-        G = np.full((10, 7), np.nan, dtype=dtype)
+        G = np.full((23, 7), np.nan, dtype=dtype)
         gather_rows(X, rows, G)
         np.testing.assert_array_equal(G[:n], X[rows])     # a copy: exact
         assert np.isnan(G[n:]).all()
@@ -387,11 +387,12 @@ def test_gather_rows_copies_the_indexed_rows_in_order(dtype):
 @pytest.mark.parametrize("cpu_name, features, expected", [
     ("skylake-avx512", "+avx,+avx2,+avx512f,+fma", 64),
     ("haswell", "+avx,+avx2,+fma", 32),
-    ("generic", None, 32),
+    (None, "-avx512f,+avx2", 32),
     ("x86-64", "-avx512f,+avx2", 32),
+    (None, "+avx512f", 64),
 ])
 def test_vector_width_follows_the_cpu_numba_compiles_for(monkeypatch, cpu_name, features, expected):
-    # NUMBA_CPU_NAME / NUMBA_CPU_FEATURES (portable caches) decide, not the host.
+    # NUMBA_CPU_FEATURES (portable caches) decides when set, not the host.
     from numba.core import config as numba_config
 
     from fastbp.kernels import simd
@@ -400,11 +401,16 @@ def test_vector_width_follows_the_cpu_numba_compiles_for(monkeypatch, cpu_name, 
     assert simd._vector_bytes() == expected
 
 
-def test_vector_width_on_the_host_matches_its_avx512():
+def test_vector_width_on_the_host_matches_its_avx512(monkeypatch):
     import llvmlite.binding as llvm
+    from numba.core import config as numba_config
 
     from fastbp.kernels import simd
     host_has_avx512 = "+avx512f" in llvm.get_host_cpu_features().flatten().split(",")
-    if os.environ.get("NUMBA_CPU_NAME"):
-        pytest.skip("numba compiles for a named CPU here")
+    if os.environ.get("NUMBA_CPU_FEATURES"):
+        pytest.skip("numba compiles for other CPU features here")
     assert simd.VECTOR_BYTES == (64 if host_has_avx512 else 32)
+    # With NUMBA_CPU_NAME alone numba keeps the host's features: so does the width.
+    monkeypatch.setattr(numba_config, "CPU_NAME", "generic")
+    monkeypatch.setattr(numba_config, "CPU_FEATURES", None)
+    assert simd._vector_bytes() == simd.VECTOR_BYTES

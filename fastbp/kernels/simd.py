@@ -30,11 +30,11 @@ from numba.extending import intrinsic
 
 
 def _vector_bytes():
-    """64 where the CPU numba compiles for has AVX-512 (NUMBA_CPU_NAME /
-    NUMBA_CPU_FEATURES when set, else the host), else 32 (AVX2)."""
-    if numba_config.CPU_NAME is not None:
-        features = numba_config.CPU_FEATURES or ""
-    else:
+    """64 where the features numba compiles for include AVX-512, else 32
+    (AVX2). Those are NUMBA_CPU_FEATURES when set, else the host's, whatever
+    NUMBA_CPU_NAME says (numba's CPUCodegen._get_host_cpu_features)."""
+    features = numba_config.CPU_FEATURES
+    if features is None:
         features = llvm.get_host_cpu_features().flatten()
     return 64 if "+avx512f" in features.split(",") else 32
 
